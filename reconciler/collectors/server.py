@@ -1,0 +1,168 @@
+"""The `server` kind: its desired schema and the fact vocabulary every server collector produces.
+
+Vocabulary (what `desired` of a server CI may declare, and what collectors return):
+
+    hostname: str
+    os:        {distribution, version, major_version, release, family, kernel, arch}
+    hardware:  {serial, uuid, vendor, model, memory_mb, cpus}
+    packages:  {name: version}            version string; a list when several versions are installed
+    services:  {name: {state: running|stopped, enabled: bool}}
+    files:     {path: {exists: bool, mode: "0644", owner, group, contains: [lines found of those declared]}}
+    sysctl:    {key: value}
+    users:     {name: {uid, gid, home, shell, groups: [names]}}
+    groups:    {name: {gid, members: [names]}}
+    listening_ports: [int]
+
+`normalise_setup_facts` translates the raw output of Ansible's builtin fact modules (setup,
+package_facts, service_facts) into that vocabulary; facts_dir uses it, and the tests use it as the
+reference for the ansible collector's own fact module.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .base import Kind
+
+_MATCHER = {
+    "anyOf": [
+        {"type": ["string", "number", "boolean", "null"]},
+        {
+            "type": "object",
+            "properties": {"regex": {"type": "string"}},
+            "required": ["regex"],
+            "additionalProperties": False,
+        },
+    ]
+}
+_SET = {
+    "anyOf": [
+        {"type": "array", "items": _MATCHER},
+        {
+            "type": "object",
+            "properties": {"ordered": {"type": "array"}},
+            "required": ["ordered"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+def _record(**properties: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _named(record: dict[str, Any]) -> dict[str, Any]:
+    """A mapping name -> record, or name -> present/absent."""
+    return {"type": "object", "additionalProperties": {"anyOf": [record, {"enum": ["present", "absent"]}]}}
+
+
+_STRINGS = {key: _MATCHER for key in ("distribution", "version", "major_version", "release", "family",
+                                      "kernel", "arch")}
+SERVER_SCHEMA: dict[str, Any] = _record(
+    hostname=_MATCHER,
+    os=_record(**_STRINGS),
+    hardware=_record(**{k: _MATCHER for k in ("serial", "uuid", "vendor", "model", "memory_mb", "cpus")}),
+    packages={"type": "object", "additionalProperties": _MATCHER},
+    services=_named(_record(state={"enum": ["running", "stopped"]}, enabled={"type": "boolean"})),
+    files=_named(_record(exists={"type": "boolean"}, mode={"type": ["string", "integer"]}, owner=_MATCHER,
+                         group=_MATCHER, contains={"type": "array", "items": {"type": "string"}})),
+    sysctl={"type": "object", "additionalProperties": _MATCHER},
+    users=_named(_record(uid=_MATCHER, gid=_MATCHER, home=_MATCHER, shell=_MATCHER, groups=_SET)),
+    groups=_named(_record(gid=_MATCHER, members=_SET)),
+    listening_ports=_SET,
+)
+
+
+def normalise_mode(mode: Any) -> str:
+    """0644 written unquoted in YAML arrives as the int 420; "644" and "0644" are the same mode."""
+    if isinstance(mode, int):
+        return format(mode, "04o")
+    text = str(mode)
+    return text.zfill(4) if text.isdigit() else text
+
+
+def normalise_server_desired(desired: dict[str, Any]) -> dict[str, Any]:
+    for spec in (desired.get("files") or {}).values():
+        if isinstance(spec, dict) and "mode" in spec:
+            spec["mode"] = normalise_mode(spec["mode"])
+    return desired
+
+
+SERVER = Kind(
+    name="server",
+    desired_schema=SERVER_SCHEMA,
+    match_schema=_record(host={"type": "string"}),
+    normalise_desired=normalise_server_desired,
+    default_match=lambda ci_id: {"host": ci_id},
+)
+
+
+# --- translation of Ansible's builtin fact modules -------------------------------------------------
+
+_OS_KEYS = {
+    "distribution": "distribution",
+    "version": "distribution_version",
+    "major_version": "distribution_major_version",
+    "release": "distribution_release",
+    "family": "os_family",
+    "kernel": "kernel",
+    "arch": "architecture",
+}
+_HARDWARE_KEYS = {
+    "serial": "product_serial",
+    "uuid": "product_uuid",
+    "vendor": "system_vendor",
+    "model": "product_name",
+    "memory_mb": "memtotal_mb",
+    "cpus": "processor_vcpus",
+}
+
+
+def _fact(facts: Mapping[str, Any], name: str) -> Any:
+    """A setup fact, whether stored with the `ansible_` prefix (setup, caches) or without (ansible_facts)."""
+    return facts.get("ansible_" + name, facts.get(name))
+
+
+def _section(facts: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    found = {ours: _fact(facts, theirs) for ours, theirs in keys.items()}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def package_version(entry: Mapping[str, Any]) -> str:
+    """package_facts' record -> one version string: epoch:version-release (rpm) or version (apt)."""
+    version = str(entry.get("version", ""))
+    if entry.get("release"):
+        version += f"-{entry['release']}"
+    if entry.get("epoch") not in (None, "", 0, "0"):
+        version = f"{entry['epoch']}:{version}"
+    return version
+
+
+def normalise_packages(packages: Mapping[str, list[Mapping[str, Any]]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, entries in packages.items():
+        versions = sorted({package_version(entry) for entry in entries})
+        result[name] = versions[0] if len(versions) == 1 else versions
+    return result
+
+
+def normalise_services(services: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    result = {}
+    for unit, info in services.items():
+        name = unit.removesuffix(".service")
+        result[name] = {"state": "running" if info.get("state") == "running" else "stopped",
+                        "enabled": info.get("status") in ("enabled", "static", "alias")}
+    return result
+
+
+def normalise_setup_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Facts of setup (+ package_facts, service_facts when gathered) -> the server vocabulary."""
+    result: dict[str, Any] = {"os": _section(facts, _OS_KEYS), "hardware": _section(facts, _HARDWARE_KEYS)}
+    if _fact(facts, "hostname") is not None:
+        result["hostname"] = _fact(facts, "hostname")
+    if isinstance(facts.get("packages"), dict):
+        result["packages"] = normalise_packages(facts["packages"])
+    if isinstance(facts.get("services"), dict):
+        result["services"] = normalise_services(facts["services"])
+    return result

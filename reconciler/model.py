@@ -1,0 +1,175 @@
+"""The shared model: small frozen values every stage passes along.
+
+Project (load) → FactSet per CI (collectors) → Drift (diff) → Item (classify) → RunResult (report).
+Stages import this module and `errors`, never each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class Status(str, Enum):
+    IN_SYNC = "in_sync"
+    DRIFTED = "drifted"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+
+
+class Change(str, Enum):
+    CHANGED = "changed"
+    MISSING = "missing"  # declared, absent
+    UNEXPECTED = "unexpected"  # declared absent, present
+    TYPE = "type"
+
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def severity_rank(level: str | None) -> int:
+    return SEVERITIES.index(level) if level in SEVERITIES else -1
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a CI was declared: file, document index (0-based) and first line when known."""
+
+    file: str
+    document: int
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file} (document {self.document + 1}"
+        return where + (f", line {self.line})" if self.line else ")")
+
+
+@dataclass(frozen=True)
+class CI:
+    """One configuration item, rendered, baselines merged, validated."""
+
+    id: str
+    kind: str
+    desired: Mapping[str, Any]
+    match: Mapping[str, Any]
+    origin: Origin
+    owner: str | None = None
+    asset: str | None = None
+    environment: str | None = None
+    relations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+    severity: Mapping[str, str] = field(default_factory=dict)
+    extends: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """reconciler.yml, with defaults applied."""
+
+    register: str = "sqlite:///.reconciler/register.db"
+    inventories: tuple[str, ...] = ("inventories/",)
+    facts_dir: str | None = None
+    aws: Mapping[str, Any] = field(default_factory=dict)
+    ansible: Mapping[str, Any] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+    default_severity: str = "medium"
+    severity: Mapping[str, str] = field(default_factory=dict)
+    stale_after_days: int = 30
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    settings: Settings
+    cis: tuple[CI, ...]
+    inventory: Any  # reconciler.inventory.Inventory (kept loose: Ansible objects inside)
+
+
+@dataclass(frozen=True)
+class FactSet:
+    """What one collector saw of one CI's target. A failure is a value: facts None, error set."""
+
+    ci: str
+    collector: str
+    scope: str
+    facts: Mapping[str, Any] | None = None
+    error: str | None = None
+    identity: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.facts is not None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One scanned scope (a host, an account/region) and whether its scan succeeded."""
+
+    collector: str
+    scope: str
+    status: str  # ok | failed
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A resource seen in a successfully scanned scope (for untracked/register classification)."""
+
+    kind: str
+    identity: Mapping[str, Any]
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""  # the Source.scope it was seen in
+    ci: str | None = None  # the CI it was matched to, if any
+    default: bool = False  # a provider default (default VPC, service-linked role, ...)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Everything one collector returns for one run."""
+
+    facts: Mapping[str, FactSet]  # by CI id
+    sources: tuple[Source, ...] = ()
+    observed: tuple[Observed, ...] = ()
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Drift:
+    path: str
+    change: Change
+    desired: Any
+    actual: Any
+    severity: str = "medium"
+    waived: bool = False
+
+
+@dataclass
+class Item:
+    """One line of the report: a CI, an untracked resource or an asset."""
+
+    ci: str | None
+    kind: str | None
+    status: Status | None
+    identity: Mapping[str, Any]
+    owner: str | None = None
+    asset: str | None = None
+    severity: str | None = None
+    drift: list[Drift] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    id: str
+    started_at: str
+    finished_at: str
+    sources: list[Source]
+    items: list[Item]
+    coverage: dict[str, float | None] = field(default_factory=dict)
+    exit_code: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
