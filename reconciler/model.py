@@ -86,11 +86,16 @@ class Project:
     settings: Settings
     cis: tuple[CI, ...]
     inventory: Any  # reconciler.inventory.Inventory (kept loose: Ansible objects inside)
+    registry: Any = None  # reconciler.collectors.Registry: the collectors and kinds of this project
 
 
 @dataclass(frozen=True)
 class FactSet:
-    """What one collector saw of one CI's target. A failure is a value: facts None, error set."""
+    """What one collector saw of one CI's target.
+
+    facts set: the target was observed. error set: it could not be looked at (the CI is `unknown`).
+    Neither: the scope was scanned successfully and the target is not there (the CI is `missing`).
+    """
 
     ci: str
     collector: str

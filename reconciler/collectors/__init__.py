@@ -1,0 +1,61 @@
+"""The collector registry: built-ins, then `reconciler.collectors` entry points, then the project's
+plugins/*.py (each exposing a `COLLECTORS` list). Nothing registers itself on import.
+
+The registry knows every kind (and so every schema `validate` checks against) and which collector
+serves a kind in this run: the first *active* one that declares it (facts_dir is active only when a
+facts directory is given, so it takes `server` CIs over the ansible collector then).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from ..errors import Problem
+from ..model import Settings
+from .base import Collector, Kind
+from .facts_dir import FactsDirCollector
+
+
+def builtin_collectors() -> list[type[Collector]]:
+    return [FactsDirCollector]
+
+
+@dataclass
+class Registry:
+    collectors: list[type[Collector]] = field(default_factory=list)
+
+    @property
+    def kinds(self) -> dict[str, Kind]:
+        return {kind.name: kind for collector in self.collectors for kind in collector.kinds}
+
+    def collector_for(self, kind: str, settings: Settings) -> type[Collector] | None:
+        for collector in self.collectors:
+            if collector.active(settings) and any(k.name == kind for k in collector.kinds):
+                return collector
+        return None
+
+
+def load_registry(root: Path, problems: list[Problem]) -> Registry:
+    collectors = builtin_collectors()
+    for entry in entry_points(group="reconciler.collectors"):
+        collectors.append(entry.load())
+    plugins = root / "plugins"
+    for path in sorted(plugins.glob("*.py")) if plugins.is_dir() else []:
+        collectors += _plugin_collectors(path, root, problems)
+    return Registry(collectors)
+
+
+def _plugin_collectors(path: Path, root: Path, problems: list[Problem]) -> list[type[Collector]]:
+    spec = importlib.util.spec_from_file_location(f"reconciler_plugin_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        return []
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a broken plugin is a project problem, reported like any other
+        problems.append(Problem(str(path.relative_to(root)), f"plugin failed to load: {type(exc).__name__}: {exc}"))
+        return []
+    return list(getattr(module, "COLLECTORS", []))

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
-from ..model import CI, Collection, Project
+from ..model import CI, Collection, Project, Settings
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,11 @@ class Collector(ABC):
     def __init__(self, project: Project, options: CollectOptions):
         self.project = project
         self.options = options
+
+    @classmethod
+    def active(cls, settings: Settings) -> bool:
+        """Whether this collector takes part in runs with these settings."""
+        return True
 
     @abstractmethod
     def collect(self, cis: Sequence[CI]) -> Collection:

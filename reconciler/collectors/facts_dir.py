@@ -1,0 +1,116 @@
+"""The facts_dir collector: server facts that another system already gathered, read from files.
+
+In: a directory with one JSON file per inventory host, named by its inventory hostname, as written by
+`ansible -m setup --tree DIR` or by Ansible's jsonfile fact cache (before 2.19: a flat dict of facts;
+2.19: `{"__payload__": "<json>"}` in a file prefixed `s<N>_`). Out: the server vocabulary (server.py).
+A host without a file, a file that does not parse, a `--tree` result that says the host was unreachable,
+or facts lacking a section some CI declares make that host's CIs `unknown`, never in sync.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..model import CI, Collection, FactSet, Observed, Settings, Source
+from .base import Collector
+from .server import SERVER, normalise_setup_facts
+
+_CACHE_PREFIX = re.compile(r"^s\d+_")
+
+
+class FactsDirCollector(Collector):
+    name = "facts_dir"
+    kinds = (SERVER,)
+
+    @classmethod
+    def active(cls, settings: Settings) -> bool:
+        return bool(settings.facts_dir)
+
+    def collect(self, cis: Sequence[CI]) -> Collection:
+        directory = self._directory()
+        files = _index(directory)
+        by_host: dict[str, list[CI]] = {}
+        for ci in cis:
+            by_host.setdefault(str(ci.match.get("host", ci.id)), []).append(ci)
+        progress = self.options.progress
+        progress.start(len(by_host), "reading facts")
+        facts, sources, observed = {}, [], []
+        for host, host_cis in by_host.items():
+            found, error = self._host_facts(host, files, directory)
+            sources.append(Source(self.name, host, "failed" if error else "ok", error))
+            if found is not None:
+                observed.append(Observed("server", _identity(host, found), found, source=host, ci=host_cis[0].id))
+            for ci in host_cis:
+                facts[ci.id] = _fact_set(ci, host, found, error, directory / files.get(host, host))
+            progress.advance()
+        progress.finish()
+        return Collection(facts=facts, sources=tuple(sources), observed=tuple(observed))
+
+    def _directory(self) -> Path:
+        directory = Path(self.options.facts_dir or self.project.settings.facts_dir or "")
+        return directory if directory.is_absolute() else self.project.root / directory
+
+    def _host_facts(self, host: str, files: Mapping[str, str], directory: Path) -> tuple[dict | None, str | None]:
+        if host not in self.project.inventory.host_names:
+            return None, f"host '{host}' is not in the inventory"
+        if host not in files:
+            return None, f"no facts file for '{host}' in {directory}"
+        try:
+            with open(directory / files[host], "rb") as handle:
+                return read_facts(json.load(handle)), None
+        except (OSError, ValueError) as exc:
+            return None, f"facts file {directory / files[host]} cannot be read: {exc}"
+        except FactsError as exc:
+            return None, f"{directory / files[host]}: {exc}"
+
+
+class FactsError(Exception):
+    """A facts file that parses but reports a failed or unreachable host."""
+
+
+def read_facts(document: Any) -> dict[str, Any]:
+    """Any of the accepted file shapes -> the server vocabulary."""
+    if not isinstance(document, dict):
+        raise ValueError("expected a JSON object")
+    if "__payload__" in document:  # ansible-core 2.19 jsonfile cache
+        document = json.loads(document["__payload__"])
+    if document.get("unreachable") or document.get("failed"):
+        state = "unreachable" if document.get("unreachable") else "failed"
+        raise FactsError(f"the host was {state} when these facts were gathered: {document.get('msg', '')}".strip())
+    if isinstance(document.get("reconciler_facts"), dict):  # our own fact module's result, saved as is
+        return document["reconciler_facts"]
+    return normalise_setup_facts(document.get("ansible_facts", document))
+
+
+def _index(directory: Path) -> dict[str, str]:
+    """hostname -> file name, listing the directory once (10,000 hosts means 10,000 files)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return {}
+    index: dict[str, str] = {}
+    for name in sorted(names, key=lambda n: (n.endswith(".json") or bool(_CACHE_PREFIX.match(n)), n)):
+        for host in {name, name.removesuffix(".json"), _CACHE_PREFIX.sub("", name)}:
+            index.setdefault(host, name)
+    return index
+
+
+def _fact_set(ci: CI, host: str, facts: dict | None, error: str | None, path: Path) -> FactSet:
+    if facts is not None:
+        lacking = sorted(section for section in ci.desired if section not in facts)
+        if lacking:
+            error = f"{path} has no facts for {', '.join(lacking)} (gather them, or declare less)"
+    if error:
+        return FactSet(ci.id, "facts_dir", host, error=error, identity={"host": host})
+    return FactSet(ci.id, "facts_dir", host, facts=facts, identity={"host": host})
+
+
+def _identity(host: str, facts: Mapping[str, Any]) -> dict[str, Any]:
+    hardware = facts.get("hardware") or {}
+    identity = {"host": host, "hostname": facts.get("hostname"), "serial": hardware.get("serial"),
+                "uuid": hardware.get("uuid")}
+    return {key: value for key, value in identity.items() if value}

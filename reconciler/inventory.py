@@ -1,0 +1,122 @@
+"""Ansible inventories, read with Ansible's own machinery (INI, YAML, scripts, group_vars/host_vars).
+
+In: the inventory sources of reconciler.yml. Out: an Inventory with host and group names and lazily
+computed host variables — `VariableManager.get_vars` costs ~0.26 ms a host, so at fleet scale a host's
+variables are computed only when a template or a collector asks for them, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from .errors import Problem
+
+
+class HostVars(Mapping[str, Mapping[str, Any]]):
+    """`hostvars` for templates: a read-only mapping that computes each host's variables on first use."""
+
+    def __init__(self, inventory: "Inventory"):
+        self._inventory = inventory
+
+    def __getitem__(self, host: str) -> Mapping[str, Any]:
+        if host not in self._inventory.host_names:
+            raise KeyError(host)
+        return self._inventory.host_vars(host)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inventory.hosts)
+
+    def __len__(self) -> int:
+        return len(self._inventory.hosts)
+
+
+class Inventory:
+    def __init__(self, sources: list[str]):
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.vars.manager import VariableManager
+
+        self.sources = sources
+        self.problems: list[Problem] = []
+        loader = DataLoader()
+        with _ansible_messages() as failures:
+            self._manager = InventoryManager(loader=loader, sources=[s for s in sources if Path(s).exists()])
+        self.problems = [Problem(file=src, line=line, message=msg) for src, line, msg in failures]
+        self._variables = VariableManager(loader=loader, inventory=self._manager)
+        self._cache: dict[str, dict[str, Any]] = {}
+        self.hosts: list[str] = [host.name for host in self._manager.get_hosts()]
+        self.host_names = frozenset(self.hosts)
+        self.hostvars = HostVars(self)
+
+    @cached_property
+    def groups(self) -> dict[str, list[str]]:
+        return {name: list(members) for name, members in self._manager.get_groups_dict().items()}
+
+    def host_vars(self, name: str) -> dict[str, Any]:
+        """Inventory, group_vars and host_vars variables of one host (Ansible's precedence)."""
+        if name not in self._cache:
+            host = self._manager.get_host(name)
+            found = self._variables.get_vars(host=host, include_hostvars=False)
+            found.pop("groups", None)  # the same for every host: templates get it once, as `groups`
+            self._cache[name] = found
+        return self._cache[name]
+
+
+_PLUGIN_FOR_SUFFIX = {".yml": "yaml", ".yaml": "yaml", ".ini": "ini", ".toml": "toml", "": "ini"}
+
+
+@contextlib.contextmanager
+def _ansible_messages() -> Iterator[list[tuple[str, int | None, str]]]:
+    """Capture inventory parse failures (Ansible only shows them as warnings) and silence Ansible's chatter."""
+    from ansible.utils.display import Display
+
+    display = Display()
+    failures: list[tuple[str, int | None, str]] = []
+    by_source: dict[str, dict[str, str]] = {}
+    lines: dict[str, int] = {}
+
+    def error_as_warning(msg: str, exception: BaseException, **_: Any) -> None:
+        source, line = _origin_of(exception)
+        by_source.setdefault(source, {})[msg] = _first_line(exception)
+        if line:
+            lines[source] = line
+
+    saved = display.error_as_warning, display.warning
+    display.error_as_warning, display.warning = error_as_warning, lambda *a, **k: None  # type: ignore[method-assign]
+    try:
+        yield failures
+    finally:
+        display.error_as_warning, display.warning = saved  # type: ignore[method-assign]
+    for source, messages in by_source.items():
+        failures.append((source, lines.get(source), _best_message(source, messages)))
+
+
+def _origin_of(exception: BaseException) -> tuple[str, int | None]:
+    """Ansible's error origin, "<inventory plugin 'x' with source '/p'>" or "/p:4:1", as (path, line)."""
+    text = str(getattr(exception, "obj", "") or "")
+    if "source " in text:
+        return text.split("source ")[-1].strip("'<>"), None
+    path, _, rest = text.partition(":")
+    line = rest.split(":")[0]
+    return path, int(line) if line.isdigit() else None
+
+
+def _first_line(exception: BaseException) -> str:
+    message = getattr(exception, "message", None) or str(exception)
+    return str(message).strip().splitlines()[0]
+
+
+def _best_message(source: str, messages: dict[str, str]) -> str:
+    """Of each plugin's complaint, the one from the plugin the file's suffix points at."""
+    wanted = _PLUGIN_FOR_SUFFIX.get(Path(source).suffix, "")
+    for plugin_msg, detail in messages.items():
+        if f"'{wanted}' plugin" in plugin_msg:
+            return f"not a valid {wanted.upper()} inventory: {detail}"
+    return "cannot be parsed as an inventory: " + "; ".join(messages.values())
+
+
+def load_inventory(root: Path, sources: tuple[str, ...]) -> Inventory:
+    return Inventory([str((root / source).resolve()) for source in sources])

@@ -1,0 +1,312 @@
+"""Loading a project: reconciler.yml + inventories/ + desired/ → a validated, frozen Project.
+
+Order: settings, inventory (its variables feed the templates), collectors (they own the kinds and their
+schemas), then every desired/ document rendered, parsed, merged with its baselines and validated. Every
+problem found is collected; the load fails at the end with all of them (ProjectError).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+
+from .collectors import Registry, load_registry
+from .collectors.base import Kind
+from .errors import Problem, ProjectError
+from .inventory import Inventory, load_inventory
+from .model import CI, SEVERITIES, Origin, Project, Settings
+from .render import Document, Loader, desired_files, line_of, read_documents, template_environment
+
+SETTINGS_FILE = "reconciler.yml"
+_LEVEL = {"enum": list(SEVERITIES)}
+_GLOBS = {"type": "array", "items": {"type": "string"}}
+SETTINGS_SCHEMA = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "properties": {
+        "register": {"type": "string"},
+        "inventories": {"anyOf": [_GLOBS, {"type": "string"}]},
+        "facts_dir": {"type": "string"},
+        "aws": {"type": "object"},
+        "ansible": {"type": "object", "properties": {"forks": {"type": "integer", "minimum": 1},
+                                                    "timeout": {"type": "integer", "minimum": 1}}},
+        "ignore": _GLOBS,
+        "default_severity": _LEVEL,
+        "severity": {"type": "object", "additionalProperties": _LEVEL},
+        "stale_after": {"type": ["string", "integer"], "pattern": r"^\d+[dhw]?$"},
+        "identification": {"type": "object"},
+    },
+}
+_COMMON = {
+    "extends": {"anyOf": [_GLOBS, {"type": "string"}]},
+    "desired": {"type": "object"},
+    "ignore": _GLOBS,
+    "severity": {"type": "object", "additionalProperties": _LEVEL},
+}
+CI_SCHEMA = {
+    "type": "object",
+    "required": ["ci", "kind"],
+    "additionalProperties": False,
+    "properties": {
+        **_COMMON,
+        "ci": {"type": "string", "minLength": 1},
+        "kind": {"type": "string"},
+        "owner": {"type": "string"},
+        "asset": {"type": "string"},
+        "environment": {"type": "string"},
+        "match": {"type": "object"},
+        "relations": {"type": "object", "additionalProperties": _GLOBS},
+    },
+}
+BASELINE_SCHEMA = {
+    "type": "object",
+    "required": ["baseline"],
+    "additionalProperties": False,
+    "properties": {**_COMMON, "baseline": {"type": "string", "minLength": 1}},
+}
+
+
+def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
+    """The whole project, validated; raises ProjectError listing every problem found."""
+    root = Path(root).resolve()
+    problems: list[Problem] = []
+    settings = load_settings(root, problems)
+    if facts_dir:
+        settings = _replace(settings, facts_dir=facts_dir)
+    inventory = load_inventory(root, settings.inventories)
+    problems += inventory.problems
+    registry = load_registry(root, problems)
+    cis = load_cis(root, settings, inventory, registry, problems)
+    if problems:
+        raise ProjectError(problems)
+    return Project(root=root, settings=settings, cis=tuple(cis), inventory=inventory, registry=registry)
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+# --- reconciler.yml ----------------------------------------------------------------------------------
+
+def load_settings(root: Path, problems: list[Problem]) -> Settings:
+    path = root / SETTINGS_FILE
+    if not path.exists():
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.load(text, Loader=Loader) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        problems.append(Problem(SETTINGS_FILE, f"YAML syntax error: {exc.problem}", mark.line + 1 if mark else None))
+        return Settings()
+    found = _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)
+    problems += found
+    return Settings() if found else _settings_from(raw)
+
+
+def _settings_from(raw: Mapping[str, Any]) -> Settings:
+    inventories = raw.get("inventories", ["inventories/"])
+    return Settings(
+        register=os.environ.get("RECONCILER_REGISTER") or raw.get("register", Settings.register),
+        inventories=tuple([inventories] if isinstance(inventories, str) else inventories),
+        facts_dir=raw.get("facts_dir"),
+        aws=raw.get("aws") or {},
+        ansible=raw.get("ansible") or {},
+        ignore=tuple(raw.get("ignore") or ()),
+        default_severity=raw.get("default_severity", "medium"),
+        severity=raw.get("severity") or {},
+        stale_after_days=parse_days(raw.get("stale_after", "30d")),
+        raw=raw,
+    )
+
+
+def parse_days(value: str | int) -> int:
+    """'30d', '12h' (rounded up to a day), '2w' or a bare number of days."""
+    number, unit = re.fullmatch(r"(\d+)([dhw]?)", str(value)).groups()  # type: ignore[union-attr]
+    return {"": int(number), "d": int(number), "w": int(number) * 7, "h": -(-int(number) // 24)}[unit]
+
+
+# --- desired/ -----------------------------------------------------------------------------------------
+
+def template_context(inventory: Inventory) -> dict[str, Any]:
+    return {"groups": inventory.groups, "hostvars": inventory.hostvars, "env": dict(os.environ)}
+
+
+def load_cis(root: Path, settings: Settings, inventory: Inventory, registry: Registry,
+             problems: list[Problem]) -> list[CI]:
+    desired_dir = root / "desired"
+    if not desired_dir.is_dir():
+        return []
+    env = template_environment(desired_dir)
+    documents, found = read_documents(root, desired_files(desired_dir), template_context(inventory), env)
+    problems += found
+    baselines, declared = _split(documents, problems)
+    cis: dict[str, CI] = {}
+    for document in declared:
+        ci = _build_ci(document, baselines, registry.kinds, problems)
+        if ci is None:
+            continue
+        if ci.id in cis:
+            problems.append(Problem(document.file, f"duplicate CI id '{ci.id}', also declared in "
+                                    f"{cis[ci.id].origin}", document=document.index, path="ci"))
+            continue
+        cis[ci.id] = ci
+    return list(cis.values())
+
+
+def _split(documents: list[Document], problems: list[Problem]) -> tuple[dict[str, Document], list[Document]]:
+    baselines: dict[str, Document] = {}
+    declared = []
+    for document in documents:
+        data = document.data
+        if isinstance(data, dict) and "baseline" in data:
+            found = _schema_problems(BASELINE_SCHEMA, data, document.file, document.text, document.index)
+            problems += found
+            if not found:
+                baselines[data["baseline"]] = document
+        elif isinstance(data, dict) and "ci" in data:
+            declared.append(document)
+        else:
+            problems.append(Problem(document.file, "a document must be a mapping with 'ci:' (a CI) or "
+                                    "'baseline:' (a baseline)", document=document.index))
+    return baselines, declared
+
+
+def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping[str, Kind],
+              problems: list[Problem]) -> CI | None:
+    data = document.data
+    found = _schema_problems(CI_SCHEMA, data, document.file, document.text, document.index)
+    if found:
+        problems += found
+        return None
+    kind = kinds.get(data["kind"])
+    if kind is None:
+        problems.append(_at(document, ("kind",), f"unknown kind '{data['kind']}' (known: {', '.join(sorted(kinds))})"))
+        return None
+    merged = _merge_baselines(document, baselines, problems)
+    if merged is None:
+        return None
+    desired = copy.deepcopy(merged["desired"])
+    match = data.get("match") or (kind.default_match(data["ci"]) if kind.default_match else {})
+    before = len(problems)
+    problems += _schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
+                                 prefix=("desired",))
+    problems += _schema_problems(kind.match_schema, match, document.file, document.text, document.index,
+                                 prefix=("match",))
+    if len(problems) > before:
+        return None
+    if kind.normalise_desired:
+        desired = kind.normalise_desired(desired)
+    return CI(
+        id=str(data["ci"]), kind=kind.name, desired=desired, match=match,
+        origin=Origin(document.file, document.index), owner=data.get("owner"), asset=data.get("asset"),
+        environment=data.get("environment"),
+        relations={k: tuple(v) for k, v in (data.get("relations") or {}).items()},
+        ignore=tuple(merged["ignore"]), severity=merged["severity"], extends=tuple(_as_list(data.get("extends"))),
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+
+def _merge_baselines(document: Document, baselines: dict[str, Document],
+                     problems: list[Problem]) -> dict[str, Any] | None:
+    """desired/ignore/severity of the baselines in `extends` order (recursively), the CI's own last."""
+    merged: dict[str, Any] = {"desired": {}, "ignore": [], "severity": {}}
+    try:
+        for layer in _layers(document.data, baselines, ()):
+            merged["desired"] = deep_merge(merged["desired"], layer.get("desired") or {})
+            merged["ignore"] += layer.get("ignore") or []
+            merged["severity"] = {**merged["severity"], **(layer.get("severity") or {})}
+    except _BaselineError as exc:
+        problems.append(_at(document, ("extends",), str(exc)))
+        return None
+    return merged
+
+
+class _BaselineError(Exception):
+    pass
+
+
+def _layers(data: Mapping[str, Any], baselines: dict[str, Document], seen: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    layers: list[Mapping[str, Any]] = []
+    for name in _as_list(data.get("extends")):
+        if name in seen:
+            raise _BaselineError(f"baseline cycle: {' -> '.join(seen + (name,))}")
+        if name not in baselines:
+            known = ", ".join(sorted(baselines)) or "none declared"
+            raise _BaselineError(f"baseline '{name}' does not exist (known: {known})")
+        layers += _layers(baselines[name].data, baselines, seen + (name,))
+    return layers + [data]
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else (lists included) is replaced by the override."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+_VALIDATORS: dict[int, jsonschema.protocols.Validator] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    key = id(schema)
+    if key not in _VALIDATORS:
+        _VALIDATORS[key] = jsonschema.Draft202012Validator(schema)
+    return _VALIDATORS[key]
+
+
+def _schema_problems(schema: Mapping[str, Any], data: Any, file: str, text: str, index: int,
+                     prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    validator = _validator(schema)
+    if validator.is_valid(data):
+        return []
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = prefix + tuple(error.absolute_path)
+        problems.append(Problem(file, _explain(error), line_of(text, index, path), index,
+                                ".".join(map(str, path)) or None))
+    return problems
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown key(s)")
+    if error.validator == "anyOf":
+        return f"{error.instance!r} is not a valid value here (expected {_expected(error.validator_value)})"
+    if error.validator == "required":
+        return f"missing required key: {error.message.split(' ')[0]}"
+    return error.message
+
+
+def _expected(options: list[Mapping[str, Any]]) -> str:
+    names: list[str] = []
+    for option in options:
+        if "enum" in option:
+            names.append("one of " + ", ".join(map(str, option["enum"])))
+        elif "required" in option:
+            names.append("{" + option["required"][0] + ": ...}")
+        else:
+            names += [str(t) for t in _as_list(option.get("type"))]
+    return " or ".join(dict.fromkeys(names)) or "see the kind's schema"
+
+
+def _at(document: Document, path: tuple[Any, ...], message: str) -> Problem:
+    return Problem(document.file, message, line_of(document.text, document.index, path), document.index,
+                   ".".join(map(str, path)))

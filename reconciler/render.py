@@ -1,0 +1,131 @@
+"""desired/ files → YAML documents: Jinja2 rendering (StrictUndefined) then libyaml parsing.
+
+In: the files under desired/ and the template context (inventory variables, `groups`, `hostvars`, `env`).
+Out: a list of Document (parsed data + where it came from) and the Problems met on the way; every file is
+tried, so `validate` can list every broken file at once.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import jinja2
+import yaml
+
+from .errors import Problem
+
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~13x faster, same error marks
+
+SUFFIXES = (".yml", ".yaml", ".yml.j2", ".yaml.j2")
+_JINJA_MARKS = ("{{", "{%", "{#")
+
+
+@dataclass(frozen=True)
+class Document:
+    file: str  # relative to the project root
+    index: int  # 0-based document index in its file
+    data: Any
+    text: str  # the rendered text of the whole file, to find key lines when reporting errors
+
+
+def desired_files(desired_dir: Path) -> list[Path]:
+    return sorted(p for p in desired_dir.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+
+
+def template_environment(desired_dir: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(desired_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def read_documents(root: Path, files: list[Path], context: Mapping[str, Any],
+                   env: jinja2.Environment) -> tuple[list[Document], list[Problem]]:
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for path in files:
+        relative = str(path.relative_to(root))
+        try:
+            text = _render(path, root / "desired", context, env)
+            documents.extend(_parse(relative, text))
+        except _FileProblem as problem:
+            problems.append(Problem(file=relative, line=problem.line, message=problem.message))
+    return documents, problems
+
+
+class _FileProblem(Exception):
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+def _render(path: Path, desired_dir: Path, context: Mapping[str, Any], env: jinja2.Environment) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _FileProblem(f"cannot be read: {exc}") from None
+    if not any(mark in text for mark in _JINJA_MARKS):
+        return text
+    try:
+        return env.from_string(text).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _FileProblem(f"template syntax error: {exc.message}", exc.lineno) from None
+    except jinja2.UndefinedError as exc:
+        raise _FileProblem(f"undefined variable in template: {exc.message}", _template_line(exc)) from None
+    except jinja2.TemplateError as exc:
+        raise _FileProblem(f"template error: {exc}", _template_line(exc)) from None
+    except Exception as exc:  # a filter or test raising on user data is still the user's template
+        raise _FileProblem(f"template failed: {type(exc).__name__}: {exc}", _template_line(exc)) from None
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """Jinja2 rewrites tracebacks so that template frames carry the template's own line numbers."""
+    lines = [frame.lineno for frame, _ in traceback.walk_tb(exc.__traceback__)
+             if frame.f_code.co_filename == "<template>"]
+    return lines[-1] if lines else None
+
+
+def _parse(relative: str, text: str) -> Iterator[Document]:
+    try:
+        datas = list(yaml.load_all(text, Loader=Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise _FileProblem(f"YAML syntax error: {exc.problem or exc}", line) from None
+    except yaml.YAMLError as exc:
+        raise _FileProblem(f"YAML error: {exc}") from None
+    for index, data in enumerate(datas):
+        if data is not None:
+            yield Document(relative, index, data, text)
+
+
+def line_of(text: str, document: int, path: tuple[Any, ...]) -> int | None:
+    """Line of `path` (keys / list indexes) in the document-th YAML document of `text`, or the deepest
+    existing parent. Only called when reporting an error, so re-composing the YAML here is fine."""
+    try:
+        node = list(yaml.compose_all(text, Loader=Loader))[document]
+    except (yaml.YAMLError, IndexError):
+        return None
+    line = node.start_mark.line + 1 if node else None
+    for key in path:
+        node = _child(node, key)
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _child(node: Any, key: Any) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == str(key):
+                return value_node if not isinstance(value_node, yaml.ScalarNode) else key_node
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return node.value[key]
+    return None

@@ -1,0 +1,50 @@
+"""The JSON report, schema `reconciler.report/v1` (SPEC §5): the contract scripts depend on."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict
+from typing import Any
+
+from ..model import Drift, Item, RunResult, Status
+
+SCHEMA = "reconciler.report/v1"
+
+
+def report_dict(result: RunResult) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "id": result.id, "started_at": result.started_at, "finished_at": result.finished_at,
+        "exit_code": result.exit_code, "sources": [asdict(source) for source in result.sources],
+    }
+    if result.stats:
+        run["stats"] = result.stats
+    return {"schema": SCHEMA, "run": run, "summary": summary(result), "items": [item_dict(i) for i in result.items]}
+
+
+def summary(result: RunResult) -> dict[str, Any]:
+    statuses = Counter(item.status for item in result.items if item.ci is not None)
+    flags = Counter(flag for item in result.items for flag in item.flags)
+    return {
+        "cis": sum(statuses.values()),
+        **{status.value: statuses.get(status, 0) for status in Status},
+        "flags": dict(sorted(flags.items())),
+        "coverage": result.coverage,
+    }
+
+
+def item_dict(item: Item) -> dict[str, Any]:
+    return {
+        "ci": item.ci, "kind": item.kind, "status": item.status.value if item.status else None,
+        "severity": item.severity, "owner": item.owner, "asset": item.asset, "identity": dict(item.identity),
+        "drift": [drift_dict(d) for d in item.drift], "flags": list(item.flags), "error": item.error,
+    }
+
+
+def drift_dict(drift: Drift) -> dict[str, Any]:
+    return {"path": drift.path, "change": drift.change.value, "desired": drift.desired, "actual": drift.actual,
+            "severity": drift.severity, "waived": drift.waived}
+
+
+def render_json(result: RunResult) -> str:
+    return json.dumps(report_dict(result), indent=2, default=str) + "\n"

@@ -1,0 +1,97 @@
+"""The terminal report: grouped by status, drift shown as desired → actual, colour only on a tty."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from ..model import Drift, Item, RunResult, Status
+from .json import summary
+
+_COLOURS = {"drifted": "31", "missing": "35", "unknown": "33", "in_sync": "32", "flags": "36", "dim": "2"}
+_SHOWN_IN_SYNC = 20
+
+
+class Style:
+    def __init__(self, colour: bool):
+        self.colour = colour
+
+    def __call__(self, text: str, name: str) -> str:
+        return f"\033[{_COLOURS[name]}m{text}\033[0m" if self.colour else text
+
+
+def render_text(result: RunResult, colour: bool = False, verbose: bool = False) -> str:
+    style = Style(colour)
+    return "\n".join(_lines(result, style, verbose)) + "\n"
+
+
+def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
+    counts = summary(result)
+    yield (f"run {result.id}  {result.started_at}  {counts['cis']} CIs: {counts['in_sync']} in sync, "
+           f"{counts['drifted']} drifted, {counts['missing']} missing, {counts['unknown']} unknown")
+    by_status = {status: [i for i in result.items if i.ci and i.status == status] for status in Status}
+    for status in (Status.DRIFTED, Status.MISSING, Status.UNKNOWN):
+        if by_status[status]:
+            yield ""
+            yield style(f"{status.value.upper().replace('_', ' ')} ({len(by_status[status])})", status.value)
+            for item in by_status[status]:
+                yield from _ci_lines(item)
+    flagged = [i for i in result.items if i.flags]
+    if flagged:
+        yield ""
+        yield style(f"FLAGS ({len(flagged)})", "flags")
+        yield from (_flag_line(i) for i in flagged)
+    yield from _in_sync_lines(by_status[Status.IN_SYNC], style, verbose)
+    yield ""
+    yield from _footer(result, counts)
+
+
+def _ci_lines(item: Item) -> Iterator[str]:
+    owner = f", {item.owner}" if item.owner else ""
+    severity = f"  [{item.severity}]" if item.severity else ""
+    yield f"  {item.ci} ({item.kind}{owner}){severity}" + (f": {item.error}" if item.error else "")
+    for drift in item.drift:
+        yield "    " + _drift_line(drift)
+
+
+def _drift_line(drift: Drift) -> str:
+    waived = " (waived)" if drift.waived else ""
+    return (f"{drift.path}: {_show(drift.desired)} → {_show(drift.actual)}  "
+            f"({drift.change.value}, {drift.severity}){waived}")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _flag_line(item: Item) -> str:
+    identity = ", ".join(f"{k}={v}" for k, v in item.identity.items())
+    name = item.ci or item.asset or identity
+    return f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}" + (f" ({identity})" if item.ci else "")
+
+
+def _in_sync_lines(items: list[Item], style: Style, verbose: bool) -> Iterator[str]:
+    if not items:
+        return
+    yield ""
+    yield style(f"IN SYNC ({len(items)})", "in_sync")
+    shown = items if verbose else items[:_SHOWN_IN_SYNC]
+    more = f", … and {len(items) - len(shown)} more (--verbose lists all)" if len(items) > len(shown) else ""
+    yield "  " + ", ".join(item.ci or "" for item in shown) + more
+
+
+def _footer(result: RunResult, counts: dict[str, Any]) -> Iterator[str]:
+    coverage = ", ".join(f"{k.removesuffix('_pct')} {v} %" for k, v in counts["coverage"].items() if v is not None)
+    if coverage:
+        yield f"coverage: {coverage}"
+    failed = [s for s in result.sources if s.status != "ok"]
+    yield f"sources: {len(result.sources) - len(failed)} ok, {len(failed)} failed"
+    for name, value in result.stats.items():
+        yield f"{name}: {json.dumps(value, default=str) if not isinstance(value, str) else value}"
+    yield f"exit {result.exit_code}: {_EXIT_MEANING[result.exit_code]}"
+
+
+_EXIT_MEANING = {0: "clean", 2: "drift or flags found", 3: "nothing found, but coverage incomplete (CIs unknown)",
+                 1: "the run could not be done"}
