@@ -97,10 +97,10 @@ def _write_report(args: argparse.Namespace, result: RunResult, out: TextIO) -> N
         out.write(FORMATS[args.format](result, out.isatty(), args.verbose))
 
 
-def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args, out))
+        return int(args.handler(args, out or sys.stdout))
     except ReconcilerError as exc:
         sys.stderr.write(f"reconcile: error: {exc}\n")
         return 1
@@ -109,6 +109,12 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         return 130
     except OSError as exc:
         sys.stderr.write(f"reconcile: error: {exc}\n")
+        return 1
+    except Exception as exc:  # a bug of ours: still one line, the traceback on demand
+        if os.environ.get("RECONCILER_DEBUG"):
+            raise
+        sys.stderr.write(f"reconcile: internal error: {type(exc).__name__}: {exc} "
+                         "(set RECONCILER_DEBUG=1 for the traceback)\n")
         return 1
 
 

@@ -45,6 +45,8 @@ class Inventory:
         with _ansible_messages() as failures:
             self._manager = InventoryManager(loader=loader, sources=[s for s in sources if Path(s).exists()])
         self.problems = [Problem(file=src, line=line, message=msg) for src, line, msg in failures]
+        self.problems += [Problem(file=s, message="inventory source does not exist") for s in sources
+                          if not Path(s).exists()]
         self._variables = VariableManager(loader=loader, inventory=self._manager)
         self._cache: dict[str, dict[str, Any]] = {}
         self.hosts: list[str] = [host.name for host in self._manager.get_hosts()]
@@ -119,4 +121,13 @@ def _best_message(source: str, messages: dict[str, str]) -> str:
 
 
 def load_inventory(root: Path, sources: tuple[str, ...]) -> Inventory:
-    return Inventory([str((root / source).resolve()) for source in sources])
+    inventory = Inventory([str((root / source).resolve()) for source in sources])
+    inventory.problems = [_relative(problem, root) for problem in inventory.problems]
+    return inventory
+
+
+def _relative(problem: Problem, root: Path) -> Problem:
+    path = Path(problem.file)
+    if path.is_relative_to(root):
+        return Problem(str(path.relative_to(root)), problem.message, problem.line)
+    return problem

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -78,8 +79,9 @@ def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
     problems: list[Problem] = []
     settings = load_settings(root, problems)
     if facts_dir:
-        settings = _replace(settings, facts_dir=facts_dir)
-    inventory = load_inventory(root, settings.inventories)
+        settings = replace(settings, facts_dir=facts_dir)
+    explicit = "inventories" in settings.raw  # the default inventories/ may simply not exist (cloud-only)
+    inventory = load_inventory(root, settings.inventories if explicit else _existing(root, settings.inventories))
     problems += inventory.problems
     registry = load_registry(root, problems)
     cis = load_cis(root, settings, inventory, registry, problems)
@@ -88,10 +90,8 @@ def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
     return Project(root=root, settings=settings, cis=tuple(cis), inventory=inventory, registry=registry)
 
 
-def _replace(settings: Settings, **changes: Any) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
+def _existing(root: Path, sources: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(source for source in sources if (root / source).exists())
 
 
 # --- reconciler.yml ----------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def load_settings(root: Path, problems: list[Problem]) -> Settings:
         mark = exc.problem_mark
         problems.append(Problem(SETTINGS_FILE, f"YAML syntax error: {exc.problem}", mark.line + 1 if mark else None))
         return Settings()
-    found = _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)
+    found = [replace(p, document=None) for p in _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
     problems += found
     return Settings() if found else _settings_from(raw)
 
@@ -278,11 +278,28 @@ def _schema_problems(schema: Mapping[str, Any], data: Any, file: str, text: str,
     if validator.is_valid(data):
         return []
     problems = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    errors = [leaf for error in validator.iter_errors(data) for leaf in _leaf_errors(error)]
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         path = prefix + tuple(error.absolute_path)
-        problems.append(Problem(file, _explain(error), line_of(text, index, path), index,
-                                ".".join(map(str, path)) or None))
+        problems.append(Problem(file, _explain(error), line_of(text, index, path + _unknown_keys(error)[:1]),
+                                index, ".".join(map(str, path)) or None))
     return problems
+
+
+def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """For "one of these shapes" errors, the complaints of the shape that matched as far as a nested key."""
+    if error.validator == "anyOf" and error.context:
+        nested = [sub for sub in error.context if sub.relative_path]
+        if nested:
+            return [leaf for sub in nested for leaf in _leaf_errors(sub)]
+    return [error]
+
+
+def _unknown_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return ()
+    known = error.schema.get("properties", {})
+    return tuple(key for key in error.instance if key not in known)
 
 
 def _explain(error: jsonschema.ValidationError) -> str:

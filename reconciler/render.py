@@ -85,7 +85,7 @@ def _render(path: Path, desired_dir: Path, context: Mapping[str, Any], env: jinj
 
 def _template_line(exc: BaseException) -> int | None:
     """Jinja2 rewrites tracebacks so that template frames carry the template's own line numbers."""
-    lines = [frame.lineno for frame, _ in traceback.walk_tb(exc.__traceback__)
+    lines = [lineno for frame, lineno in traceback.walk_tb(exc.__traceback__)
              if frame.f_code.co_filename == "<template>"]
     return lines[-1] if lines else None
 

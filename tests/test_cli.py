@@ -1,0 +1,86 @@
+"""The command line as a user meets it: init, validate, run on the bundled example, exit codes, reports."""
+
+import json
+import subprocess
+import sys
+
+from .conftest import REPO
+
+EXAMPLE = ("--project", str(REPO))
+EXAMPLE_FACTS = ("--facts-dir", str(REPO / "examples" / "facts"))
+
+
+def test_init_then_validate_works_in_a_new_directory(cli, tmp_path):
+    assert cli("init", str(tmp_path / "x")).code == 0
+    result = cli("--project", str(tmp_path / "x"), "validate")
+    assert result.code == 0, result.err
+    assert result.out.startswith("ok: 1 CIs (server)")
+
+
+def test_init_refuses_to_overwrite_a_project(cli, tmp_path):
+    cli("init", str(tmp_path))
+    result = cli("init", str(tmp_path))
+    assert result.code == 1 and "refusing to overwrite" in result.err
+
+
+def test_the_example_run_reports_its_drift_as_json(cli):
+    result = cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--format", "json")
+    assert result.code == 2
+    report = result.json()
+    assert report["schema"] == "reconciler.report/v1"
+    assert set(report["run"]) >= {"id", "started_at", "finished_at", "exit_code", "sources"}
+    assert report["run"]["exit_code"] == 2
+    assert report["summary"]["cis"] == 3 and report["summary"]["drifted"] == 1
+    web02 = next(i for i in report["items"] if i["ci"] == "web-02")
+    assert {d["path"]: (d["change"], d["actual"]) for d in web02["drift"]} == {
+        "packages.nginx": ("changed", "1.18.0-6.1+deb11u3"),
+        "packages.telnetd": ("unexpected", "0.17-44"),
+        "services.nginx.enabled": ("changed", False),
+        "services.nginx.state": ("changed", "stopped"),
+    }
+    assert web02["severity"] == "high"  # services.* are high in the example's reconciler.yml
+    assert [i["ci"] for i in report["items"]] == sorted(i["ci"] for i in report["items"])
+
+
+def test_the_text_report_shows_desired_to_actual(cli):
+    result = cli(*EXAMPLE, "run", *EXAMPLE_FACTS)
+    assert "DRIFTED (1)" in result.out
+    assert "packages.nginx: 1.22.* → 1.18.0-6.1+deb11u3  (changed, medium)" in result.out
+    assert "\033[" not in result.out  # no colour when not on a terminal
+
+
+def test_fail_on_raises_the_bar_for_exit_2(cli):
+    assert cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--fail-on", "high").code == 2
+    assert cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--fail-on", "critical").code == 0
+
+
+def test_limit_and_kind_select_cis(cli):
+    report = cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--format", "json", "--limit", "web-0[1]").json()
+    assert [i["ci"] for i in report["items"]] == ["web-01"] and report["run"]["exit_code"] == 0
+    assert cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--format", "json", "--kind", "aws.*").json()["items"] == []
+
+
+def test_output_writes_the_report_to_a_file(cli, tmp_path):
+    target = tmp_path / "report.json"
+    result = cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--format", "json", "--output", str(target))
+    assert result.code == 2 and result.out == ""
+    assert json.loads(target.read_text())["summary"]["drifted"] == 1
+
+
+def test_validate_lists_every_problem_and_exits_1(cli, project):
+    project.write("desired/a.yml", "ci: a\nkind: nope\n")
+    project.write("desired/b.yml", "ci: b\nkind: server\ndesired: {packages: [x]}\n")
+    result = cli("--project", str(project.root), "validate")
+    assert result.code == 1
+    assert "desired/a.yml:2 (document 1) at 'kind': unknown kind 'nope'" in result.err
+    assert "desired/b.yml:3 (document 1) at 'desired.packages'" in result.err
+    assert "2 problem(s) found" in result.err
+
+
+def test_a_broken_project_ends_in_one_line_and_exit_1_without_traceback(project):
+    project.write("desired/a.yml", "ci: a\nkind: server\ndesired: {packages: {x: \"{{ undefined_var }}\"}}\n")
+    done = subprocess.run([sys.executable, "-m", "reconciler", "--project", str(project.root), "run"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "desired/a.yml:3: undefined variable in template: 'undefined_var' is undefined" in done.stderr
