@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 from deepdiff import DeepDiff
 
-from .matchers import ABSENT, MISSING, matches, normalise
+from .matchers import ABSENT, MISSING, leaf_matcher, matches, normalise
 from .model import CI, Change, Drift, severity_rank
 
 ORDERED = "ordered"
@@ -57,24 +57,24 @@ def _is_ordered(desired: Any) -> bool:
 
 
 def _satisfied(desired: Any, actual: Any) -> bool:
-    if actual is None:
-        actual = MISSING
-    if isinstance(desired, dict) and not _is_regex(desired):
-        if _is_ordered(desired):
-            return _list_equal(desired[ORDERED], actual, ordered=True)
-        if not isinstance(actual, dict):
+    """The hot path: called for every declared node of every CI, so it avoids all needless work."""
+    cls = desired.__class__
+    if cls is dict:
+        if len(desired) == 1 and ("regex" in desired or ORDERED in desired):
+            return matches(desired, actual) if "regex" in desired else _list_equal(desired[ORDERED], actual, True)
+        if actual.__class__ is not dict:
             return False
         get = actual.get
         for key, want in desired.items():
             have = get(key, MISSING)
-            if want.__class__ is have.__class__ and want == have and want != ABSENT:
+            if want == have and want.__class__ is have.__class__ and want != ABSENT:
                 continue
             if not _satisfied(want, have):
                 return False
         return True
-    if isinstance(desired, list):
+    if cls is list:
         return _list_equal(desired, actual, ordered=False)
-    return matches(desired, actual)
+    return leaf_matcher(desired)(MISSING if actual is None else actual)
 
 
 def _canonical(value: Any) -> Any:

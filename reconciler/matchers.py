@@ -7,10 +7,11 @@ and tildes), or `{regex: "..."}` (searched, anchor it for a full match). Used by
 
 from __future__ import annotations
 
+import fnmatch
+import operator
 import re
-from fnmatch import fnmatchcase
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 PRESENT = "present"
 ABSENT = "absent"
@@ -29,47 +30,78 @@ _CONSTRAINT = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
+_BOOLEAN_TEXT = {"True": "true", "False": "false", "TRUE": "true", "FALSE": "false"}
+
+
 def normalise(value: Any) -> Any:
     """Scalars to one comparable form: numbers and booleans as their YAML text, so "12" == 12."""
+    if value.__class__ is str:
+        return _BOOLEAN_TEXT.get(value, value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (int, float)):
         return str(value)
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower()
+    if isinstance(value, str):  # a str subclass (Ansible's tagged strings)
+        return normalise(str(value))
     return value
 
 
 def matches(desired: Any, actual: Any) -> bool:
     """True when `actual` satisfies the declared scalar or `{regex}` matcher `desired`."""
+    key = ("regex", desired["regex"]) if isinstance(desired, dict) else desired
+    return leaf_matcher(key)(actual)
+
+
+@lru_cache(maxsize=65536, typed=True)  # typed: True and 1 are different matchers
+def leaf_matcher(desired: Any) -> Callable[[Any], bool]:
+    """Analyse a declared value once; the returned check runs for every host declaring it."""
     if desired == ABSENT:
-        return actual is MISSING
-    if actual is MISSING:
-        return False
+        return lambda actual: actual is MISSING
     if desired == PRESENT:
-        return True
-    if isinstance(actual, list):  # several installed versions: any one satisfies
-        return any(matches(desired, one) for one in actual)
-    if isinstance(desired, dict):
-        return isinstance(actual, (str, int, float)) and re.search(desired["regex"], str(actual)) is not None
-    want, have = normalise(desired), normalise(actual)
-    if want == have:
-        return True
-    if isinstance(want, str) and isinstance(have, str):
-        return _pattern_matches(want, have)
-    return False
+        return lambda actual: actual is not MISSING
+    if isinstance(desired, tuple):  # ("regex", pattern)
+        return _any_of(_regex_check(re.compile(desired[1])))
+    want = normalise(desired)
+    pattern = _pattern_check(want) if isinstance(want, str) else None
+
+    def check(actual: Any) -> bool:
+        if actual == desired and actual.__class__ is desired.__class__:
+            return True
+        have = normalise(actual)
+        return have == want or (pattern is not None and isinstance(have, str) and bool(pattern(have)))
+
+    return _any_of(check)
 
 
-def _pattern_matches(pattern: str, value: str) -> bool:
+def _any_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """Missing never matches; a list of installed versions matches when any one does."""
+
+    def matcher(actual: Any) -> bool:
+        if actual is MISSING:
+            return False
+        if isinstance(actual, list):
+            return any(check(one) for one in actual)
+        return check(actual)
+
+    return matcher
+
+
+def _regex_check(regex: re.Pattern[str]) -> Callable[[Any], bool]:
+    return lambda actual: isinstance(actual, (str, int, float)) and regex.search(str(actual)) is not None
+
+
+def _pattern_check(pattern: str) -> Callable[[str], bool] | None:
     constraints = _constraints(pattern)
     if constraints:
-        return all(_compare(value, op, bound) for op, bound in constraints)
-    return bool(_GLOB_CHARS.search(pattern)) and fnmatchcase(value, pattern)
+        bounds = [(_OPERATORS[op], version_key(bound)) for op, bound in constraints]
+        return lambda have: all(compare(version_key(have), bound) for compare, bound in bounds)
+    if _GLOB_CHARS.search(pattern):
+        return re.compile(fnmatch.translate(pattern)).match  # type: ignore[return-value]
+    return None
 
 
-@lru_cache(maxsize=4096)
 def _constraints(pattern: str) -> tuple[tuple[str, str], ...]:
     if not pattern or pattern[0] not in "<>=!":
         return ()
@@ -79,54 +111,47 @@ def _constraints(pattern: str) -> tuple[tuple[str, str], ...]:
     return tuple((m.group(1), m.group(2)) for m in parts if m)
 
 
-def _compare(value: str, op: str, bound: str) -> bool:
-    order = compare_versions(value, bound)
-    return {"<": order < 0, "<=": order <= 0, ">": order > 0, ">=": order >= 0,
-            "==": order == 0, "!=": order != 0}[op]
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+}
 
 
 # --- versions, as dpkg and rpm order them ------------------------------------------------------------
+#
+# A version becomes a sort key once (cached), so comparing is a tuple comparison. dpkg compares
+# alternating non-digit and digit runs: in non-digit runs `~` sorts before the end of the run, which sorts
+# before letters, which sort before other symbols; digit runs compare as numbers. An end-of-version marker
+# closes the key, so "1.0~rc1" < "1.0" < "1.0.1" come out right without padding the shorter version.
 
-def _split_epoch(version: str) -> tuple[int, str]:
-    epoch, sep, rest = version.partition(":")
-    if sep and epoch.isdigit():
-        return int(epoch), rest
-    return 0, version
+_RUNS = re.compile(r"(\D*)(\d*)")
+_END = ((0,), 0)
 
 
 def _char_order(char: str) -> int:
     if char == "~":
         return -1
-    if char.isalpha():
-        return ord(char)
-    return ord(char) + 256
+    return ord(char) if char.isalpha() else ord(char) + 256
 
 
-def _compare_fragment(left: str, right: str) -> int:
-    """dpkg's verrevcmp: alternate non-digit runs (letters < symbols, ~ first) and numeric runs."""
-    while left or right:
-        left_text = re.match(r"\D*", left).group()  # type: ignore[union-attr]
-        right_text = re.match(r"\D*", right).group()  # type: ignore[union-attr]
-        for a, b in zip(left_text.ljust(len(right_text), "\0"), right_text.ljust(len(left_text), "\0")):
-            ca, cb = (0 if a == "\0" else _char_order(a)), (0 if b == "\0" else _char_order(b))
-            if ca != cb:
-                return -1 if ca < cb else 1
-        left, right = left[len(left_text):], right[len(right_text):]
-        left_num = re.match(r"\d*", left).group()  # type: ignore[union-attr]
-        right_num = re.match(r"\d*", right).group()  # type: ignore[union-attr]
-        if int(left_num or 0) != int(right_num or 0):
-            return -1 if int(left_num or 0) < int(right_num or 0) else 1
-        left, right = left[len(left_num):], right[len(right_num):]
-    return 0
+def _fragment_key(text: str) -> tuple[Any, ...]:
+    runs = [(tuple(_char_order(c) for c in letters) + (0,), int(digits or 0))
+            for letters, digits in _RUNS.findall(text) if letters or digits]
+    return tuple(runs) + (_END,)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=262144)
+def version_key(version: str) -> tuple[Any, ...]:
+    """`1.10` > `1.9`, `1:2.0` > `3.0` (epoch), `1.0~rc1` < `1.0` (tilde), `1.2-3` > `1.2-1` (revision)."""
+    epoch_text, sep, rest = version.partition(":")
+    epoch = int(epoch_text) if sep and epoch_text.isdigit() else 0
+    rest = rest if sep and epoch_text.isdigit() else version
+    upstream, dash, revision = rest.rpartition("-")
+    if not dash:
+        upstream, revision = rest, ""
+    return (epoch, _fragment_key(upstream), _fragment_key(revision))
+
+
 def compare_versions(left: str, right: str) -> int:
-    """-1, 0 or 1. `1.10` > `1.9`, `1:2.0` > `3.0` (epoch), `1.0~rc1` < `1.0` (tilde), `1.2-3` > `1.2-1`."""
-    left_epoch, left_rest = _split_epoch(left)
-    right_epoch, right_rest = _split_epoch(right)
-    if left_epoch != right_epoch:
-        return -1 if left_epoch < right_epoch else 1
-    left_upstream, _, left_revision = left_rest.rpartition("-") if "-" in left_rest else (left_rest, "", "")
-    right_upstream, _, right_revision = right_rest.rpartition("-") if "-" in right_rest else (right_rest, "", "")
-    return _compare_fragment(left_upstream, right_upstream) or _compare_fragment(left_revision, right_revision)
+    """-1, 0 or 1, as dpkg --compare-versions orders them."""
+    a, b = version_key(left), version_key(right)
+    return (a > b) - (a < b)
