@@ -1,0 +1,42 @@
+"""Inventories through Ansible's own parser, and host variables equal to what Ansible itself computes."""
+
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.vars.manager import VariableManager
+
+from reconciler.inventory import Inventory
+
+RUN_LEVEL = {"ansible_config_file", "ansible_facts", "ansible_playbook_python", "ansible_version", "groups",
+             "playbook_dir", "omit"}
+
+
+def test_host_variables_follow_ansible_precedence(project):
+    project.write("inventories/hosts.ini", """
+        [web]
+        web-01 port=8080
+        web-02
+        [web:vars]
+        port=80
+        tier=front
+        [db]
+        db-01
+        [prod:children]
+        web
+        db
+    """)
+    project.write("inventories/group_vars/all.yml", "port: 1\ndomain: example.org\n")
+    project.write("inventories/group_vars/prod.yml", "tier: prod\nbackup: true\n")
+    project.write("inventories/group_vars/web.yml", "tier: web-from-file\n")
+    project.write("inventories/host_vars/web-02.yml", "port: 9090\n")
+    sources = [str(project.root / "inventories")]
+    ours = Inventory(sources)
+    loader = DataLoader()
+    manager = InventoryManager(loader=loader, sources=sources)
+    reference = VariableManager(loader=loader, inventory=manager)
+    for host in ["web-01", "web-02", "db-01"]:
+        theirs = reference.get_vars(host=manager.get_host(host), include_hostvars=False)
+        expected = {k: v for k, v in theirs.items() if k not in RUN_LEVEL}
+        assert ours.host_vars(host) == expected
+    assert ours.host_vars("web-01")["port"] == 8080 and ours.host_vars("web-02")["port"] == 9090
+    assert ours.host_vars("web-01")["tier"] == "web-from-file" and ours.host_vars("db-01")["tier"] == "prod"
+    assert ours.groups["prod"] == ["web-01", "web-02", "db-01"]
