@@ -125,23 +125,57 @@ def _with_our_ansible(path: str) -> str:
     return os.pathsep.join([str(here), path]) if (here / "ansible").exists() else path
 
 
+def _our_ansible(marker: str) -> list[int]:
+    """PIDs of the Ansible processes this run started (children of ours naming our private dir)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            if int(parent) == os.getpid() and marker in (entry / "cmdline").read_text(errors="replace"):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+class _Stop:
+    """ansible-runner's cancel callback. On Ctrl-C, Ansible gets SIGTERM first — its workers run in their
+    own sessions and only Ansible itself stops them — and runner kills what is left after a grace period."""
+
+    GRACE = 3.0
+
+    def __init__(self, marker: str):
+        self.marker = marker
+        self.signals: list[int] = []
+        self.since: float | None = None
+
+    def __call__(self) -> bool:
+        if not self.signals:
+            return False
+        if self.since is None:
+            self.since = time.monotonic()
+            for pid in _our_ansible(self.marker):
+                os.kill(pid, signal.SIGTERM)
+        return time.monotonic() - self.since > self.GRACE
+
+
 @contextmanager
-def _interruptible() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C / SIGTERM during the run ask ansible-runner to stop Ansible; re-raised once cleaned up."""
-    caught: list[int] = []
+def _interruptible(marker: str) -> Iterator[_Stop]:
+    """Ctrl-C / SIGTERM during the run stop Ansible cleanly; the signal is re-raised once we cleaned up."""
+    stop = _Stop(marker)
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield stop
         return
-    handler = lambda number, _frame: caught.append(number)  # noqa: E731
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, lambda number, _frame: stop.signals.append(number))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield lambda: bool(caught)
+        yield stop
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-    if caught and caught[0] == signal.SIGTERM:
+    if stop.signals and stop.signals[0] == signal.SIGTERM:
         raise SystemExit(128 + signal.SIGTERM)
-    if caught:
+    if stop.signals:
         raise KeyboardInterrupt
 
 
@@ -294,7 +328,7 @@ class AnsibleCollector(Collector):
             inventory = private / "targets.yml"
             write_inventory(inventory, specs, self.project.inventory.host_vars)
             prepared = time.monotonic() - began
-            with _interruptible() as cancelled:
+            with _interruptible(str(private)) as cancelled:
                 stats = self._run(private, inventory, events, cancelled, forks, timeout,
                                   deadline=timeout * (math.ceil(len(specs) / forks) + 1) + 60)
             stats.update(prepare_seconds=round(prepared, 3), forks=forks, timeout=timeout)
