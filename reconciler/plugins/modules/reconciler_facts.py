@@ -192,10 +192,13 @@ def sysv_services(module, names):
         script = "/etc/init.d/" + name
         if not os.access(script, os.X_OK):
             continue
-        rc, _out, _err = module.run_command([script, "status"])
+        rc, out, err = module.run_command([script, "status"])
+        # service(8)'s own test: running when status exits 0 *and* says something that is not a usage line.
+        said = (out + err).strip()
+        running = rc == 0 and bool(said) and "usage:" not in said.lower()
         enabled = any(fnmatch.filter(os.listdir(d), "S[0-9][0-9]" + name)
                       for d in ("/etc/rc2.d", "/etc/rc3.d", "/etc/rc4.d", "/etc/rc5.d") if os.path.isdir(d))
-        result[name] = {"state": "running" if rc == 0 else "stopped", "enabled": enabled}
+        result[name] = {"state": "running" if running else "stopped", "enabled": enabled}
     return result
 
 
