@@ -15,9 +15,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -78,7 +79,7 @@ class Sshd:
     def known_hosts(self) -> Path:
         return self.root / "known_hosts"
 
-    def start(self) -> "Sshd":
+    def start(self) -> Sshd:
         _keygen(self.root / "host_key")
         _keygen(self.client_key)
         shutil.copy(self.root / "client_key.pub", self.root / "authorized_keys")

@@ -14,16 +14,19 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
+from ..errors import CollectorError
 from ..model import CI, Collection, FactSet, Observed, Source
 from .base import Collector
 from .server import SERVER
@@ -221,7 +224,7 @@ class _Events:
             self._record(event["event"], host, data.get("res") or {})
             self.progress.advance()
         elif event.get("stdout") and not host:  # Ansible's own complaints (bad inventory, usage errors)
-            lines = [line for line in event["stdout"].splitlines() if re.search(r"error", line, re.I)]
+            lines = [line for line in event["stdout"].splitlines() if re.search(r"error", line, re.IGNORECASE)]
             self.output = (self.output + lines)[-3:]
         return False  # nothing to keep on disk: the private data dir is removed after the run
 
@@ -287,7 +290,7 @@ class AnsibleCollector(Collector):
         identity = {"host": host, "hostname": found.get("hostname"), "serial": hardware.get("serial"),
                     "uuid": hardware.get("uuid")}
         summary = {key: found[key] for key in ("hostname", "os", "hardware") if key in found}
-        return Observed(SERVER.name, identity, summary, source=host, ci=sorted(ci.id for ci in group)[0])
+        return Observed(SERVER.name, identity, summary, source=host, ci=min(ci.id for ci in group))
 
     @staticmethod
     def _missing_reason(runner_stats: Mapping[str, Any], events: _Events) -> str:
@@ -340,6 +343,7 @@ class AnsibleCollector(Collector):
     def _run(self, private: Path, inventory: Path, events: _Events, cancelled: Callable[[], bool],
              forks: int, timeout: int, deadline: int) -> dict[str, Any]:
         from ansible_runner import Runner, RunnerConfig
+        from ansible_runner.exceptions import AnsibleRunnerException
 
         sources = list(getattr(self.project.inventory, "sources", None) or ())
         config = RunnerConfig(
@@ -347,12 +351,15 @@ class AnsibleCollector(Collector):
             module_args=json.dumps({"spec": "{{ %s }}" % SPEC_VAR}), inventory=[str(inventory), *sources],
             forks=forks, timeout=deadline, quiet=True, suppress_env_files=True,
             suppress_output_file=True, settings={"pexpect_timeout": 0.5, "suppress_ansible_output": True},
-            cmdline=f"--module-path {MODULE_DIR} --timeout {timeout} --task-timeout {timeout}",
+            cmdline=f"--module-path {shlex.quote(str(MODULE_DIR))} --timeout {timeout} --task-timeout {timeout}",
         )
-        config.prepare()
-        config.env = self._environment(config.env, events.max_result)
-        runner = Runner(config=config, event_handler=events, cancel_callback=cancelled)
         began = time.monotonic()
-        runner.run()
+        try:
+            config.prepare()
+            config.env = self._environment(config.env, events.max_result)
+            runner = Runner(config=config, event_handler=events, cancel_callback=cancelled)
+            runner.run()
+        except AnsibleRunnerException as exc:  # Ansible cannot be started at all: no host was tried
+            raise CollectorError(f"ansible-runner could not run Ansible: {exc}") from exc
         return {"ansible_seconds": round(time.monotonic() - began, 3), "runner_status": runner.status,
                 "rc": runner.rc, "deadline": deadline}
