@@ -42,6 +42,7 @@ LINES = ["listen = 8080", "tls = on"]
 SYSCTL = {"net.ipv4.ip_forward": "0", "vm.swappiness": "10"}
 FORKS = 10
 PYTHON = "/usr/bin/python3"
+MAX_LISTEN = 15  # sshd listens on at most 16 sockets: hosts beyond share an address (and an SSH master)
 
 CHECK_DIFF = [{"hosts": "bench", "gather_facts": False, "tasks": [
     {"package": {"name": PRESENT, "state": "present"}},
@@ -82,7 +83,9 @@ def desired(state: Path) -> dict[str, Any]:
 
 def inventory(tmp: Path, count: int, sshd: Sshd | None) -> tuple[Path, list[str]]:
     hosts = {}
-    for i, address in enumerate(loopback_addresses(count), start=1):
+    addresses = loopback_addresses(min(count, MAX_LISTEN))
+    for i in range(1, count + 1):
+        address = addresses[(i - 1) % len(addresses)]
         state = tmp / f"h{i}"
         make_state(state, drifted=i % 2 == 0)
         how = sshd.host_vars(address) if sshd else {"ansible_connection": "local"}
@@ -157,7 +160,7 @@ def main() -> None:
     if "local" in args.connections:
         bench_connection("local connection", None, args)
     if "ssh" in args.connections:
-        addresses = loopback_addresses(max(args.hosts + args.peer_hosts))
+        addresses = loopback_addresses(min(max(args.hosts + args.peer_hosts), MAX_LISTEN))
         with tempfile.TemporaryDirectory(prefix="bench-sshd-") as root:
             sshd = Sshd(Path(root), free_port(addresses), addresses).start()
             try:
