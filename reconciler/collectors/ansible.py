@@ -1,0 +1,365 @@
+"""The `ansible` collector: server facts gathered over Ansible, one read-only task per host.
+
+Place in the pipeline: Project + server CIs in, Collection out (FactSet per CI, Source per host, Observed
+per host reached). Each CI's `match.host` names an inventory host; the declared `desired` of all CIs of a
+host is merged into one spec, and ansible-runner runs our `reconciler_facts` module (shipped in
+reconciler/plugins/modules) once per host, in parallel up to `ansible.forks`. Facts come back already in the
+server vocabulary (collectors/server.py). Unreachable hosts, authentication failures, module failures and
+timeouts are values: that host's CIs get a FactSet with the error and become `unknown`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import CollectorError
+from ..model import CI, Collection, FactSet, Observed, Source
+from .base import Collector
+from .server import SERVER
+
+MODULE_DIR = Path(__file__).resolve().parent.parent / "plugins" / "modules"
+MODULE = "reconciler_facts"
+TARGETS = "_reconciler_targets"  # the group of hosts this run gathers, in our generated inventory
+SPEC_VAR = "reconciler_spec"
+SYSCTL_ROOT_VAR = "reconciler_sysctl_root"  # hidden host var: read kernel parameters elsewhere (tests)
+REMOTE_PYTHON = "/usr/bin/python3"  # auto discovery is broken on our hosts (DESIGN pitfall 2)
+DEFAULT_FORKS, DEFAULT_TIMEOUT = 25, 30
+# ansible-runner replaces a result bigger than MAX_EVENT_RES with {}; raise it, and still detect it.
+DEFAULT_MAX_RESULT = 20_000_000
+_FINAL_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
+# Names of environment variables that may carry a credential: never handed to ansible-runner, which writes
+# the environment it was given into its artifacts.
+_SECRET_ENV = re.compile(
+    r"^(AWS_|AZURE_|ARM_|GOOGLE_|GCP_|CLOUDSDK_|OS_|VAULT_|DIGITALOCEAN_|HCLOUD_|RECONCILER_REGISTER$|"
+    r"DATABASE_URL$|PG)|SECRET|TOKEN|PASSW|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|SESSION",
+    re.IGNORECASE,
+)
+
+
+# --- what to gather -------------------------------------------------------------------------------
+
+def host_of(ci: CI) -> str:
+    return str(ci.match.get("host") or ci.id)
+
+
+def _contains(spec: Any) -> list[str]:
+    return list(spec.get("contains") or []) if isinstance(spec, Mapping) else []
+
+
+def spec_of(desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The module spec one CI's `desired` needs: only the sections and names it declares."""
+    spec: dict[str, Any] = {}
+    for section in ("packages", "services", "sysctl", "users", "groups"):
+        if desired.get(section):
+            spec[section] = sorted(desired[section])
+    if desired.get("files"):
+        spec["files"] = {path: _contains(file) for path, file in desired["files"].items()}
+    if "listening_ports" in desired:
+        spec["listening_ports"] = True
+    return spec
+
+
+def merge_specs(specs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several CIs on one host: the union of what each of them needs."""
+    merged: dict[str, Any] = {}
+    for spec in specs:
+        for section, value in spec.items():
+            if section == "files":
+                files = merged.setdefault("files", {})
+                for path, lines in value.items():
+                    files[path] = sorted(set(files.get(path, [])) | set(lines))
+            elif section == "listening_ports":
+                merged[section] = True
+            else:
+                merged[section] = sorted(set(merged.get(section, [])) | set(value))
+    return merged
+
+
+# --- how to run -----------------------------------------------------------------------------------
+
+def safe_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment without credentials; Ansible's own *_FILE settings (paths, not secrets) stay."""
+    return {key: value for key, value in environ.items()
+            if not _SECRET_ENV.search(key) or (key.startswith("ANSIBLE_") and key.endswith("_FILE"))}
+
+
+def _interpreter(host_vars: Mapping[str, Any]) -> str | None:
+    """The interpreter to set for a host, or None when the inventory already sets one."""
+    if host_vars.get("ansible_python_interpreter"):
+        return None
+    return sys.executable if host_vars.get("ansible_connection") == "local" else REMOTE_PYTHON
+
+
+def _unsafe(text: str) -> str:
+    # The spec holds user text (file lines may contain '{{'): mark it !unsafe so Ansible never templates it.
+    return "!unsafe " + json.dumps(text)
+
+
+def write_inventory(path: Path, specs: Mapping[str, dict[str, Any]], host_vars: Callable[[str], Mapping]) -> None:
+    """A YAML inventory putting each target host in our group, with its spec and interpreter as host vars."""
+    lines = ["all:", "  children:", f"    {TARGETS}:", "      hosts:"]
+    for host, spec in specs.items():
+        found = host_vars(host)
+        spec = dict(spec, sysctl_root=found[SYSCTL_ROOT_VAR]) if found.get(SYSCTL_ROOT_VAR) else spec
+        lines.append(f"        {json.dumps(host)}:")
+        lines.append(f"          {SPEC_VAR}: {_unsafe(json.dumps(spec, sort_keys=True))}")
+        if (python := _interpreter(found)) is not None:
+            lines.append(f"          ansible_python_interpreter: {json.dumps(python)}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _with_our_ansible(path: str) -> str:
+    """PATH with the `ansible` installed beside the running interpreter first (a venv not on PATH)."""
+    here = Path(sys.executable).parent
+    return os.pathsep.join([str(here), path]) if (here / "ansible").exists() else path
+
+
+def _our_ansible(marker: str) -> list[int]:
+    """PIDs of the Ansible processes this run started (children of ours naming our private dir)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            if int(parent) == os.getpid() and marker in (entry / "cmdline").read_text(errors="replace"):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+class _Stop:
+    """ansible-runner's cancel callback. On Ctrl-C, Ansible gets SIGTERM first — its workers run in their
+    own sessions and only Ansible itself stops them — and runner kills what is left after a grace period."""
+
+    GRACE = 3.0
+
+    def __init__(self, marker: str):
+        self.marker = marker
+        self.signals: list[int] = []
+        self.since: float | None = None
+
+    def __call__(self) -> bool:
+        if not self.signals:
+            return False
+        if self.since is None:
+            self.since = time.monotonic()
+            for pid in _our_ansible(self.marker):
+                os.kill(pid, signal.SIGTERM)
+        return time.monotonic() - self.since > self.GRACE
+
+
+@contextmanager
+def _interruptible(marker: str) -> Iterator[_Stop]:
+    """Ctrl-C / SIGTERM during the run stop Ansible cleanly; the signal is re-raised once we cleaned up."""
+    stop = _Stop(marker)
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, lambda number, _frame: stop.signals.append(number))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if stop.signals and stop.signals[0] == signal.SIGTERM:
+        raise SystemExit(128 + signal.SIGTERM)
+    if stop.signals:
+        raise KeyboardInterrupt
+
+
+# --- what came back -------------------------------------------------------------------------------
+
+def _message(res: Mapping[str, Any]) -> str:
+    text = str(res.get("msg") or "").strip()
+    detail = str(res.get("module_stderr") or res.get("stderr") or "").strip()
+    if detail and detail not in text:
+        text = f"{text}: {detail.splitlines()[-1]}" if text else detail.splitlines()[-1]
+    return text or "no message"
+
+
+def failure_reason(event: str, res: Mapping[str, Any]) -> str:
+    """A one-line reason, classified: unreachable, authentication failed, timed out, module failed."""
+    text = _message(res)
+    if re.search(r"timed? ?out", text, re.IGNORECASE):
+        return f"timed out: {text}"
+    if event == "runner_on_unreachable":
+        if re.search(r"permission denied|authentication|publickey", text, re.IGNORECASE):
+            return f"authentication failed: {text}"
+        return f"unreachable: {text}"
+    if event == "runner_on_skipped":
+        return "skipped by Ansible"
+    return f"module failed: {text}"
+
+
+class _Events:
+    """ansible-runner event handler: the final result of each host, as facts or a reason."""
+
+    def __init__(self, progress: Any, max_result: int):
+        self.facts: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
+        self.module_seconds = 0.0
+        self.output: list[str] = []
+        self.progress = progress
+        self.max_result = max_result
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        if event.get("event") in _FINAL_EVENTS and host and host not in self.facts and host not in self.errors:
+            self._record(event["event"], host, data.get("res") or {})
+            self.progress.advance()
+        elif event.get("stdout") and not host:  # Ansible's own complaints (bad inventory, usage errors)
+            lines = [line for line in event["stdout"].splitlines() if re.search(r"error", line, re.IGNORECASE)]
+            self.output = (self.output + lines)[-3:]
+        return False  # nothing to keep on disk: the private data dir is removed after the run
+
+    def _record(self, kind: str, host: str, res: Mapping[str, Any]) -> None:
+        if kind != "runner_on_ok":
+            self.errors[host] = failure_reason(kind, res)
+        elif isinstance(res.get(MODULE), dict):
+            self.facts[host] = res[MODULE]
+            self.module_seconds += float(res.get("reconciler_seconds") or 0)
+        elif not res:
+            self.errors[host] = (f"result larger than {self.max_result} characters, dropped by ansible-runner"
+                                 " (declare fewer packages/files for this host)")
+        else:
+            self.errors[host] = f"module returned no {MODULE}"
+
+
+# --- the collector --------------------------------------------------------------------------------
+
+class AnsibleCollector(Collector):
+    name = "ansible"
+    kinds = (SERVER,)
+
+    def collect(self, cis: Sequence[CI]) -> Collection:
+        started = time.monotonic()
+        by_host, facts = self._targets(cis)
+        specs = {host: merge_specs([spec_of(ci.desired) for ci in group]) for host, group in by_host.items()}
+        events, runner_stats = self._gather(specs) if specs else (_Events(self.options.progress, 0), {})
+        sources, observed = [], []
+        for host, group in by_host.items():
+            found, error = events.facts.get(host), events.errors.get(host)
+            if found is None and error is None:
+                error = self._missing_reason(runner_stats, events)
+            sources.append(Source(self.name, host, "failed" if error else "ok", error))
+            facts.update({ci.id: self._fact_set(ci, host, found, error) for ci in group})
+            if found is not None:
+                observed.append(self._observed(host, group, found))
+        stats = dict(runner_stats, hosts=len(by_host), ok=len(events.facts), failed=len(by_host) - len(events.facts),
+                     module_seconds=round(events.module_seconds, 3),
+                     seconds=round(time.monotonic() - started, 3))
+        return Collection(facts=facts, sources=tuple(sources), observed=tuple(observed), stats=stats)
+
+    def _targets(self, cis: Sequence[CI]) -> tuple[dict[str, list[CI]], dict[str, FactSet]]:
+        """CIs grouped by inventory host; a CI whose host is not in the inventory is unknown right away."""
+        known = set(getattr(self.project.inventory, "hosts", None) or ())
+        by_host: dict[str, list[CI]] = {}
+        facts: dict[str, FactSet] = {}
+        for ci in cis:
+            host = host_of(ci)
+            if host in known:
+                by_host.setdefault(host, []).append(ci)
+            else:
+                sources = ", ".join(getattr(self.project.inventory, "sources", None) or ()) or "no inventory"
+                facts[ci.id] = FactSet(ci.id, self.name, host, error=f"host '{host}' is not in the inventory"
+                                       f" ({sources})", identity={"host": host})
+        return by_host, facts
+
+    def _fact_set(self, ci: CI, host: str, found: Mapping[str, Any] | None, error: str | None) -> FactSet:
+        return FactSet(ci.id, self.name, host, facts=None if error else found, error=error,
+                       identity={"host": host})
+
+    def _observed(self, host: str, group: Sequence[CI], found: Mapping[str, Any]) -> Observed:
+        hardware = found.get("hardware") or {}
+        identity = {"host": host, "hostname": found.get("hostname"), "serial": hardware.get("serial"),
+                    "uuid": hardware.get("uuid")}
+        summary = {key: found[key] for key in ("hostname", "os", "hardware") if key in found}
+        return Observed(SERVER.name, identity, summary, source=host, ci=min(ci.id for ci in group))
+
+    @staticmethod
+    def _missing_reason(runner_stats: Mapping[str, Any], events: _Events) -> str:
+        status = runner_stats.get("runner_status")
+        if status == "timeout":
+            return f"timed out: no result before the run's deadline ({runner_stats.get('deadline')} s)"
+        tail = " | ".join(line.strip() for line in events.output if line.strip())
+        return f"no result from Ansible (runner {status}, rc {runner_stats.get('rc')}){': ' + tail if tail else ''}"
+
+    # --- running ansible-runner ---
+
+    def _settings(self) -> tuple[int, int, int]:
+        ansible = self.project.settings.ansible or {}
+        extra = self.options.extra or {}
+        forks = int(ansible.get("forks") or DEFAULT_FORKS)
+        timeout = int(ansible.get("timeout") or DEFAULT_TIMEOUT)
+        return forks, timeout, int(extra.get("ansible_max_result") or DEFAULT_MAX_RESULT)
+
+    def _environment(self, prepared: Mapping[str, str], max_result: int) -> dict[str, str]:
+        """ansible-runner's environment minus credentials, with our settings; host key checking untouched."""
+        env = safe_environment(prepared)
+        if "ANSIBLE_HOST_KEY_CHECKING" not in os.environ:
+            env.pop("ANSIBLE_HOST_KEY_CHECKING", None)  # ansible-runner turns it off unless told otherwise
+        env.update(ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="False",
+                   MAX_EVENT_RES=str(max_result), PATH=_with_our_ansible(env.get("PATH", os.defpath)))
+        project_cfg = Path(self.project.root) / "ansible.cfg"
+        if "ANSIBLE_CONFIG" not in env and project_cfg.is_file():
+            env["ANSIBLE_CONFIG"] = str(project_cfg)
+        return env
+
+    def _gather(self, specs: Mapping[str, dict[str, Any]]) -> tuple[_Events, dict[str, Any]]:
+        forks, timeout, max_result = self._settings()
+        events = _Events(self.options.progress, max_result)
+        private = Path(tempfile.mkdtemp(prefix="reconciler-ansible-"))
+        self.options.progress.start(len(specs), "ansible")
+        try:
+            began = time.monotonic()
+            inventory = private / "targets.yml"
+            write_inventory(inventory, specs, self.project.inventory.host_vars)
+            prepared = time.monotonic() - began
+            with _interruptible(str(private)) as cancelled:
+                stats = self._run(private, inventory, events, cancelled, forks, timeout,
+                                  deadline=timeout * (math.ceil(len(specs) / forks) + 1) + 60)
+            stats.update(prepare_seconds=round(prepared, 3), forks=forks, timeout=timeout)
+            return events, stats
+        finally:
+            self.options.progress.finish()
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _run(self, private: Path, inventory: Path, events: _Events, cancelled: Callable[[], bool],
+             forks: int, timeout: int, deadline: int) -> dict[str, Any]:
+        from ansible_runner import Runner, RunnerConfig
+        from ansible_runner.exceptions import AnsibleRunnerException
+
+        sources = list(getattr(self.project.inventory, "sources", None) or ())
+        config = RunnerConfig(
+            private_data_dir=str(private), host_pattern=TARGETS, module=MODULE,
+            module_args=json.dumps({"spec": "{{ %s }}" % SPEC_VAR}), inventory=[str(inventory), *sources],
+            forks=forks, timeout=deadline, quiet=True, suppress_env_files=True,
+            suppress_output_file=True, settings={"pexpect_timeout": 0.5, "suppress_ansible_output": True},
+            cmdline=f"--module-path {shlex.quote(str(MODULE_DIR))} --timeout {timeout} --task-timeout {timeout}",
+        )
+        began = time.monotonic()
+        try:
+            config.prepare()
+            config.env = self._environment(config.env, events.max_result)
+            runner = Runner(config=config, event_handler=events, cancel_callback=cancelled)
+            runner.run()
+        except AnsibleRunnerException as exc:  # Ansible cannot be started at all: no host was tried
+            raise CollectorError(f"ansible-runner could not run Ansible: {exc}") from exc
+        return {"ansible_seconds": round(time.monotonic() - began, 3), "runner_status": runner.status,
+                "rc": runner.rc, "deadline": deadline}
