@@ -139,6 +139,7 @@ class Collection:
     sources: tuple[Source, ...] = ()
     observed: tuple[Observed, ...] = ()
     stats: Mapping[str, Any] = field(default_factory=dict)
+    collector: str = ""  # set by the pipeline: which collector returned it
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import Any, Iterator, Sequence
@@ -62,11 +62,12 @@ def collect(project: Project, cis: Sequence[CI], options: RunOptions) -> list[Co
         collector = registry.collector_for(ci.kind, project.settings)
         (by_collector.setdefault(collector, []) if collector else unserved).append(ci)
     collect_options = CollectOptions(facts_dir=options.facts_dir, progress=options.progress)
-    collections = [collector(project, collect_options).collect(group) for collector, group in by_collector.items()]
-    return collections + [_unserved(unserved, registry)] if unserved else collections
+    collections = [replace(collector(project, collect_options).collect(group), collector=collector.name)
+                   for collector, group in by_collector.items()]
+    return collections + [_unserved(unserved)] if unserved else collections
 
 
-def _unserved(cis: list[CI], registry: Registry) -> Collection:
+def _unserved(cis: list[CI]) -> Collection:
     facts = {ci.id: FactSet(ci.id, "none", ci.id, error=f"no active collector serves kind '{ci.kind}'")
              for ci in cis}
     return Collection(facts=facts)
@@ -122,10 +123,7 @@ def _declared_pct(items: Sequence[Item]) -> float | None:
 
 
 def _stats(collections: list[Collection]) -> dict[str, Any]:
-    stats: dict[str, Any] = {}
-    for collection in collections:
-        stats.update(collection.stats)
-    return stats
+    return {collection.collector: dict(collection.stats) for collection in collections if collection.stats}
 
 
 @contextmanager

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.inventory import Inventory
+
 from reconciler.model import CI, Origin, Project, Settings
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -152,25 +154,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
         server.stop()
 
 
-# --- a Project built by hand until reconciler.inventory / project loading land ---------------------
-
-class AnsibleInventory:
-    """The attributes the collectors use of the lead's Inventory, read with Ansible's own machinery."""
-
-    def __init__(self, sources: list[str]):
-        from ansible.inventory.manager import InventoryManager
-        from ansible.parsing.dataloader import DataLoader
-        from ansible.vars.manager import VariableManager
-
-        loader = DataLoader()
-        self.sources = sources
-        self._manager = InventoryManager(loader=loader, sources=sources)
-        self._variables = VariableManager(loader=loader, inventory=self._manager)
-        self.hosts = [host.name for host in self._manager.get_hosts()]
-
-    def host_vars(self, name: str) -> dict[str, Any]:
-        return self._variables.get_vars(host=self._manager.get_host(name), include_hostvars=False)
-
+# --- a Project around a test inventory ---------------------------------------------------------------
 
 def write_inventory(path: Path, hosts: dict[str, dict[str, Any]]) -> Path:
     path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
@@ -179,7 +163,7 @@ def write_inventory(path: Path, hosts: dict[str, dict[str, Any]]) -> Path:
 
 def make_project(root: Path, inventory: Path, **ansible: Any) -> Project:
     settings = Settings(ansible=ansible, raw={"ansible": ansible})
-    return Project(root=root, settings=settings, cis=(), inventory=AnsibleInventory([str(inventory)]))
+    return Project(root=root, settings=settings, cis=(), inventory=Inventory([str(inventory)]))
 
 
 def server_ci(ci_id: str, host: str, desired: dict[str, Any]) -> CI:

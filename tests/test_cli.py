@@ -6,8 +6,9 @@ import sys
 
 from .conftest import REPO
 
-EXAMPLE = ("--project", str(REPO))
-EXAMPLE_FACTS = ("--facts-dir", str(REPO / "examples" / "facts"))
+FLEET = REPO / "examples" / "fleet"  # facts_dir: facts/ in its reconciler.yml
+EXAMPLE = ("--project", str(FLEET))
+EXAMPLE_FACTS = ("--facts-dir", str(FLEET / "facts"))  # the same directory, given on the command line
 
 
 def test_init_then_validate_works_in_a_new_directory(cli, tmp_path):
@@ -39,6 +40,12 @@ def test_the_example_run_reports_its_drift_as_json(cli):
         "services.nginx.state": ("changed", "stopped"),
     }
     assert web02["severity"] == "high"  # services.* are high in the example's reconciler.yml
+    assert report["run"]["sources"][0]["collector"] == "facts_dir"
+
+
+def test_facts_dir_from_reconciler_yml_needs_no_flag(cli):
+    report = cli(*EXAMPLE, "run", "--format", "json").json()
+    assert report["summary"]["drifted"] == 1 and {s["collector"] for s in report["run"]["sources"]} == {"facts_dir"}
     assert [i["ci"] for i in report["items"]] == sorted(i["ci"] for i in report["items"])
 
 

@@ -93,7 +93,7 @@ def test_baselines_are_deep_merged_in_order_and_the_ci_wins(base):
     assert ci.severity == {"packages.*": "high"}
 
 
-def test_file_modes_written_unquoted_in_yaml_are_read_as_octal(base):
+def test_file_modes_are_octal_strings_and_absent_files_do_not_exist(base):
     base.write("desired/web-01.yml", """
         ci: web-01
         kind: server
@@ -101,9 +101,10 @@ def test_file_modes_written_unquoted_in_yaml_are_read_as_octal(base):
           files:
             /etc/a: {mode: 0600}
             /etc/b: {mode: "644"}
+            /etc/telnet.conf: absent
     """)
     files = load_project(base.root).cis[0].desired["files"]
-    assert files == {"/etc/a": {"mode": "0600"}, "/etc/b": {"mode": "0644"}}
+    assert files == {"/etc/a": {"mode": "0600"}, "/etc/b": {"mode": "0644"}, "/etc/telnet.conf": {"exists": False}}
 
 
 BROKEN = {

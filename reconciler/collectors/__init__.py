@@ -16,11 +16,12 @@ from pathlib import Path
 from ..errors import Problem
 from ..model import Settings
 from .base import Collector, Kind
+from .ansible import AnsibleCollector
 from .facts_dir import FactsDirCollector
 
 
 def builtin_collectors() -> list[type[Collector]]:
-    return [FactsDirCollector]
+    return [FactsDirCollector, AnsibleCollector]  # facts_dir first: when active, it takes server CIs
 
 
 @dataclass

@@ -82,9 +82,17 @@ def normalise_mode(mode: Any) -> str:
     return text.zfill(4) if text.isdigit() else text
 
 
+_FILE_PRESENCE = {"absent": {"exists": False}, "present": {"exists": True}}
+
+
 def normalise_server_desired(desired: dict[str, Any]) -> dict[str, Any]:
-    for spec in (desired.get("files") or {}).values():
-        if isinstance(spec, dict) and "mode" in spec:
+    """A file declared `absent`/`present` is `{exists: false/true}` (collectors report missing files so);
+    modes become 4-digit octal strings."""
+    files = desired.get("files") or {}
+    for path, spec in files.items():
+        if isinstance(spec, str):
+            files[path] = dict(_FILE_PRESENCE[spec])
+        elif "mode" in spec:
             spec["mode"] = normalise_mode(spec["mode"])
     return desired
 

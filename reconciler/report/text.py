@@ -88,8 +88,8 @@ def _footer(result: RunResult, counts: dict[str, Any]) -> Iterator[str]:
         yield f"coverage: {coverage}"
     failed = [s for s in result.sources if s.status != "ok"]
     yield f"sources: {len(result.sources) - len(failed)} ok, {len(failed)} failed"
-    for name, value in result.stats.items():
-        yield f"{name}: {json.dumps(value, default=str) if not isinstance(value, str) else value}"
+    for collector, figures in result.stats.items():
+        yield f"{collector}: " + ", ".join(f"{k} {_show(v)}" for k, v in figures.items())
     yield f"exit {result.exit_code}: {_EXIT_MEANING[result.exit_code]}"
 
 
