@@ -18,11 +18,15 @@ from .model import SEVERITIES, RunResult
 from .progress import progress_for
 from .project import load_project
 from .report.json import render_json
+from .report.junit import render_junit
+from .report.markdown import render_markdown
 from .report.text import render_text
 
 FORMATS: dict[str, Callable[[RunResult, bool, bool], str]] = {
     "text": lambda result, colour, verbose: render_text(result, colour, verbose),
     "json": lambda result, colour, verbose: render_json(result),
+    "markdown": lambda result, colour, verbose: render_markdown(result),
+    "junit": lambda result, colour, verbose: render_junit(result),
 }
 
 

@@ -91,3 +91,16 @@ def test_a_broken_project_ends_in_one_line_and_exit_1_without_traceback(project)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "desired/a.yml:3: undefined variable in template: 'undefined_var' is undefined" in done.stderr
+
+
+def test_markdown_and_junit_reports_show_the_drift(cli):
+    markdown = cli(*EXAMPLE, "run", "--format", "markdown")
+    assert markdown.code == 2
+    assert "| `packages.nginx` | 1.22.* | 1.18.0-6.1+deb11u3 | changed | medium |" in markdown.out
+    junit = cli(*EXAMPLE, "run", "--format", "junit")
+    import xml.etree.ElementTree as ET
+
+    suite = ET.fromstring(junit.out.split("?>", 1)[1])
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "0")
+    failing = [case.get("name") for case in suite if case.find("failure") is not None]
+    assert failing == ["web-02"]

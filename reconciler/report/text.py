@@ -51,16 +51,16 @@ def _ci_lines(item: Item) -> Iterator[str]:
     severity = f"  [{item.severity}]" if item.severity else ""
     yield f"  {item.ci} ({item.kind}{owner}){severity}" + (f": {item.error}" if item.error else "")
     for drift in item.drift:
-        yield "    " + _drift_line(drift)
+        yield "    " + drift_line(drift)
 
 
-def _drift_line(drift: Drift) -> str:
+def drift_line(drift: Drift) -> str:
     waived = " (waived)" if drift.waived else ""
-    return (f"{drift.path}: {_show(drift.desired)} → {_show(drift.actual)}  "
+    return (f"{drift.path}: {show(drift.desired)} → {show(drift.actual)}  "
             f"({drift.change.value}, {drift.severity}){waived}")
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     if value is None:
         return "(absent)"
     return value if isinstance(value, str) else json.dumps(value, default=str)
@@ -89,7 +89,7 @@ def _footer(result: RunResult, counts: dict[str, Any]) -> Iterator[str]:
     failed = [s for s in result.sources if s.status != "ok"]
     yield f"sources: {len(result.sources) - len(failed)} ok, {len(failed)} failed"
     for collector, figures in result.stats.items():
-        yield f"{collector}: " + ", ".join(f"{k} {_show(v)}" for k, v in figures.items())
+        yield f"{collector}: " + ", ".join(f"{k} {show(v)}" for k, v in figures.items())
     yield f"exit {result.exit_code}: {_EXIT_MEANING[result.exit_code]}"
 
 
