@@ -86,6 +86,7 @@ class _Run:
         self.ok = {s.scope for s in sources if s.status == "ok"}
         self.failed = {s.scope for s in sources if s.status != "ok"}
         self.claimed: dict[str, str] = {}  # asset tag -> subject that holds it
+        self.candidates: set[str] = set()  # assets of ambiguous matches: neither linked nor unseen
         self.stored_by_ci = {link.ci: link for link in snapshot.links.values() if link.ci}
         self.links: list[Link] = []
         self.identities: list[_Identity] = []
@@ -142,6 +143,7 @@ def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
         run.unevaluated.add(item.ci or "")
     if match.ambiguous:
         item.flags.append("ambiguous")
+        run.candidates.update(match.tags)
     elif asset is not None:
         _link(run, asset, match, item.ci, found, item)
         item.asset, item.owner = asset.asset_tag, item.owner or asset.owner
@@ -211,6 +213,7 @@ def _resource_item(run: _Run, resource: Observed, match: Match, contested: bool)
     asset = run.asset(match)
     if match.ambiguous or contested:
         item.flags.append("ambiguous")
+        run.candidates.update(match.tags)
         return item
     if asset is None:
         item.flags.append("untracked")
@@ -232,6 +235,9 @@ def _classify_assets(run: _Run) -> list[Item]:
     result = []
     for tag, asset in run.snapshot.assets.items():
         if tag in run.claimed or not asset.active or _is_licence(asset):
+            continue
+        if tag in run.candidates:
+            run.unevaluated.add(tag)
             continue
         item = Item(ci=None, kind=None, status=None, identity=_asset_identity(asset), asset=tag,
                     owner=asset.owner, flags=["owned_unconfigured"])
