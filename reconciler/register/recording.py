@@ -243,7 +243,7 @@ def _current_findings(run: RunResult, scopes: Mapping[str, str]) -> dict[str, di
 def _record_findings(conn: Connection, run: RunResult, observed: Sequence[Observed], unevaluated: set[str],
                      partial: bool, stamp: datetime, recorded: Recorded) -> None:
     current = _current_findings(run, _scopes(observed))
-    failed = {source.scope for source in run.sources if source.status != "ok"}
+    scanned = {source.scope for source in run.sources if source.status == "ok"}
     f = t.findings.c
     stored = {row.fingerprint: row for row in conn.execute(
         sa.select(f.fingerprint, f.subject, f.source, f.resolved_at, f.first_seen))}
@@ -260,7 +260,7 @@ def _record_findings(conn: Connection, run: RunResult, observed: Sequence[Observ
             known.append(fp)
             recorded.first_seen[fp] = old.first_seen
     resolve = [fp for fp, row in stored.items() if row.resolved_at is None and fp not in current
-               and row.subject not in unevaluated and row.source not in failed
+               and row.subject not in unevaluated and (row.source is None or row.source in scanned)
                and (not partial or row.subject in evaluated)]
     if new:
         conn.execute(t.findings.insert(), new)

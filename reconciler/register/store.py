@@ -52,6 +52,8 @@ def open_register(dsn: str | None, project_root: Path | str, *, timeout: float =
         register.migrate()
     except sa.exc.SQLAlchemyError as error:
         raise RegisterError(f"cannot open register {safe_dsn(url)}: {_reason(error)}") from None
+    except RegisterError as error:
+        raise RegisterError(f"cannot open {error}") from None
     return register
 
 
