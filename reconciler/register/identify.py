@@ -73,7 +73,7 @@ def normalise(key: str, value: Any) -> str | None:
     """The comparable form of an identifier, or None when it is empty or bogus."""
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = str(value).strip()
+    text = value.strip() if isinstance(value, str) else str(value).strip()
     if text.lower() in BOGUS or (key in ("serial", "uuid", "mac") and _repeated(text)):
         return None
     if key == "serial":
@@ -91,18 +91,17 @@ def _repeated(text: str) -> bool:
     return len(chars) <= 1
 
 
-def _dig(facts: Mapping[str, Any], *path: str) -> Any:
-    value: Any = facts
-    for part in path:
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
+def _hardware(facts: Mapping[str, Any], key: str) -> Any:
+    hardware = facts.get("hardware")
+    # dict, not typing.Mapping: isinstance against the ABC costs more than the whole lookup
+    return hardware.get(key) if isinstance(hardware, dict) else None
 
 
 def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, str]:
     """Every identifier we can read off a resource, normalised; bogus values left out."""
     raw = {
-        "serial": identity.get("serial") or _dig(facts, "hardware", "serial") or facts.get("serial"),
-        "uuid": identity.get("uuid") or _dig(facts, "hardware", "uuid") or facts.get("uuid"),
+        "serial": identity.get("serial") or _hardware(facts, "serial") or facts.get("serial"),
+        "uuid": identity.get("uuid") or _hardware(facts, "uuid") or facts.get("uuid"),
         "instance_id": identity.get("instance_id") or facts.get("instance_id"),
         "arn": identity.get("arn") or facts.get("arn"),
         "bucket": identity.get("bucket"),
@@ -113,8 +112,13 @@ def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[st
         raw["instance_id"] = raw["instance_id"] or identity.get("id")
     if kind == "aws.s3.bucket":
         raw["bucket"] = raw["bucket"] or identity.get("name")
-    found = {key: normalise(key, value) for key, value in raw.items()}
-    return {key: value for key, value in found.items() if value}
+    found = {}
+    for key, value in raw.items():
+        if value is not None:
+            value = normalise(key, value)
+            if value:
+                found[key] = value
+    return found
 
 
 class AssetIndex:

@@ -8,9 +8,12 @@ A second writer waits up to `timeout` seconds, then fails with a clear RegisterE
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -19,7 +22,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from ..errors import RegisterError
 from . import schema as t
-from .assets import Asset, Link, RegisterSnapshot, Sighting, asset_from_row
+from .assets import ASSET_FIELDS, Asset, Link, RegisterSnapshot, Sighting, asset_from_row, asset_from_tuple
 
 DEFAULT_DSN = "sqlite:///.reconciler/register.db"
 LOCK_KEY = 0x5245434F  # "RECO": the advisory lock every writer of one PostgreSQL register takes
@@ -77,10 +80,27 @@ def _prepare_sqlite(url: URL, root: Path) -> URL:
     return url.set(database=str(path))
 
 
+def plain(value: Any) -> Any:
+    """json.dumps' fallback: dataclasses as dicts, enums as values, other mappings as dicts, sets as lists."""
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=plain, separators=(",", ":"))
+
+
 def _engine(url: URL, timeout: float) -> Engine:
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": timeout})
+        return sa.create_engine(url, pool_pre_ping=True, json_serializer=dumps)
+    engine = sa.create_engine(url, connect_args={"timeout": timeout}, json_serializer=dumps)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -98,6 +118,9 @@ def _engine(url: URL, timeout: float) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
+
+
+_ASSET_COLUMNS = sa.select(*(t.assets.c[name] for name in ASSET_FIELDS))
 
 
 class Register:
@@ -170,14 +193,14 @@ class Register:
     def snapshot(self) -> RegisterSnapshot:
         """Assets, links and when each linked asset was last observed: what classify needs."""
         with self.reading() as conn:
-            assets = {row.asset_tag: asset_from_row(row._mapping) for row in conn.execute(sa.select(t.assets))}
+            assets = {a.asset_tag: a for a in map(asset_from_tuple, conn.execute(_ASSET_COLUMNS))}
             links = {row.asset_tag: Link(**row._mapping) for row in conn.execute(sa.select(t.links))}
             return RegisterSnapshot(assets, links, _sightings(conn))
 
     def assets(self) -> list[Asset]:
         with self.reading() as conn:
-            rows = conn.execute(sa.select(t.assets).order_by(t.assets.c.asset_tag))
-            return [asset_from_row(row._mapping) for row in rows]
+            rows = conn.execute(_ASSET_COLUMNS.order_by(t.assets.c.asset_tag))
+            return [asset_from_tuple(row) for row in rows]
 
     def asset(self, tag: str) -> Asset | None:
         with self.reading() as conn:
