@@ -33,7 +33,7 @@ active non-licence asset matched by nothing.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -113,7 +113,9 @@ def classify(items: Sequence[Item], observed: Sequence[Observed], sources: Seque
     result += _classify_assets(run)
     result += _licences(run, seen)
     _date_flags(run, result)
-    result.sort(key=lambda i: (i.kind or "", i.ci or "", canonical_json(i.identity), i.asset or ""))
+    # A CI id is unique: only items without one need their identity to sort (SPEC §5 order).
+    result.sort(key=lambda i: (i.kind or "", i.ci or "", "" if i.ci else canonical_json(i.identity),
+                               i.asset or ""))
     coverage, by_owner = coverage_of(run.identities)
     return Classification(result, coverage, by_owner, run.links, seen, run.unevaluated)
 
@@ -134,7 +136,8 @@ def _from_facts(items: Sequence[Item], seen: Sequence[Observed], facts: Mapping[
 # --- CIs ------------------------------------------------------------------------------------------
 
 def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
-    item = dataclasses.replace(item, flags=list(item.flags), drift=list(item.drift))
+    item = copy.copy(item)  # the diff stage's item stays as it was
+    item.flags, item.drift = list(item.flags), list(item.drift)
     found = found if item.status in SEEN_STATUSES else None
     match = _identify_ci(run, item, found)
     asset = run.asset(match)
@@ -158,7 +161,7 @@ def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
 def _identify_ci(run: _Run, item: Item, found: Observed | None) -> Match:
     ids = identifiers(item.kind, item.identity, {})
     if found is not None:
-        ids.update(identifiers(found.kind, found.identity, found.facts))
+        ids = {**ids, **identifiers(found.kind, found.identity, found.facts)}
     match = identify(ids, item.asset, run.index, run.keys(item.kind))
     if match is NO_MATCH and not item.asset:
         stored = run.stored_by_ci.get(item.ci)

@@ -56,8 +56,12 @@ class Match:
 NO_MATCH = Match()
 
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 def resource_key(kind: str | None, identity: Mapping[str, Any]) -> str:
@@ -87,8 +91,8 @@ def normalise(key: str, value: Any) -> str | None:
 
 def _repeated(text: str) -> bool:
     """'00000000', 'XXXXXXXX', '11111111-1111-...': one character repeated is not an identifier."""
-    chars = set(re.sub(r"[-:\s]", "", text.lower()))
-    return len(chars) <= 1
+    bare = text.replace("-", "").replace(":", "").replace(" ", "").lower()
+    return not bare or not bare.strip(bare[0])
 
 
 def _hardware(facts: Mapping[str, Any], key: str) -> Any:
@@ -97,8 +101,8 @@ def _hardware(facts: Mapping[str, Any], key: str) -> Any:
     return hardware.get(key) if isinstance(hardware, dict) else None
 
 
-def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, str]:
-    """Every identifier we can read off a resource, normalised; bogus values left out."""
+def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Every identifier we can read off a resource, as found (`identify` normalises the ones it tries)."""
     raw = {
         "serial": identity.get("serial") or _hardware(facts, "serial") or facts.get("serial"),
         "uuid": identity.get("uuid") or _hardware(facts, "uuid") or facts.get("uuid"),
@@ -112,13 +116,7 @@ def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[st
         raw["instance_id"] = raw["instance_id"] or identity.get("id")
     if kind == "aws.s3.bucket":
         raw["bucket"] = raw["bucket"] or identity.get("name")
-    found = {}
-    for key, value in raw.items():
-        if value is not None:
-            value = normalise(key, value)
-            if value:
-                found[key] = value
-    return found
+    return {key: value for key, value in raw.items() if value is not None}
 
 
 class AssetIndex:
@@ -130,7 +128,8 @@ class AssetIndex:
         for asset in assets:
             self.tags.add(asset.asset_tag)
             for key in INDEXED:
-                value = normalise(key, getattr(asset, key))
+                value = getattr(asset, key)
+                value = normalise(key, value) if value is not None else None
                 if value:
                     self.by[key][value].append(asset.asset_tag)
 
@@ -154,6 +153,7 @@ def identify(ids: Mapping[str, str], declared: str | None, index: AssetIndex,
                 return Match((declared,), "declared", declared) if declared in index.tags else NO_MATCH
             continue
         value = ids.get(key)
+        value = normalise(key, value) if value is not None else None
         tags = index.lookup(key, value) if value else ()
         if tags:
             return Match(tuple(sorted(set(tags))), key, value)
