@@ -149,7 +149,7 @@ def history(args: Any, register: Register, out: TextIO) -> int:
     """args: id (CI id or None for the list of runs), limit (int, default 20), format ("text" | "json")."""
     limit = getattr(args, "limit", None) or 20
     if not getattr(args, "id", None):
-        runs = register.rows(t.runs, order=[t.runs.c.started_at.desc()], limit=limit)
+        runs = register.rows(t.runs, order=[t.runs.c.started_at.desc(), t.runs.c.id.desc()], limit=limit)
         for run in runs:
             run.pop("report", None)
         if getattr(args, "format", None) == "json":
