@@ -1,0 +1,279 @@
+"""Handlers of the register's commands: `register import/export/list/show`, `history`, `show`, `waive`.
+
+The CLI parses arguments and opens the register, then calls one of these with the parsed Namespace, the
+Register and an output stream; each returns the exit code (0 done, 1 refused: a bad import file is
+reported row by row on `err` and nothing is written). They only read and write the register: no
+collection, no diff. Arguments each handler reads are listed in its docstring.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Mapping, Sequence, TextIO
+
+import sqlalchemy as sa
+import yaml
+
+from ..errors import UsageError
+from ..model import CI, Project
+from . import schema as t
+from .assets import Asset, book_value
+from .importer import ImportFailed, apply_import, changed_fields, export_assets, plan_import, read_assets
+from .store import Register
+
+
+def _json(data: Any, out: TextIO) -> None:
+    json.dump(data, out, indent=2, default=str, sort_keys=True)
+    out.write("\n")
+
+
+def _yaml(data: Any, out: TextIO, indent: str = "  ") -> None:
+    text = yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=True, default_flow_style=False)
+    out.write("".join(indent + line + "\n" for line in text.rstrip("\n").splitlines()))
+
+
+def register_import(args: Any, register: Register, out: TextIO, err: TextIO = sys.stderr) -> int:
+    """args: file (path), match_on ("asset_tag" | "serial", default asset_tag), dry_run (bool),
+    format (None = by extension | "csv" | "json")."""
+    try:
+        incoming = read_assets(Path(args.file), getattr(args, "format", None))
+        plan = plan_import(register, incoming, getattr(args, "match_on", None) or "asset_tag")
+    except ImportFailed as failure:
+        for problem in failure.problems:
+            err.write(f"{args.file}: {problem}\n")
+        err.write(f"{args.file}: {len(failure.problems)} bad row(s); nothing was imported\n")
+        return 1
+    dry = bool(getattr(args, "dry_run", False))
+    for asset in plan.creates:
+        out.write(f"create    {asset.asset_tag}\n")
+    for before, after in plan.updates:
+        out.write(f"update    {after.asset_tag}: {', '.join(changed_fields(before, after))}\n")
+    if not dry:
+        apply_import(register, plan)
+    verb = "would create" if dry else "created"
+    out.write(f"{verb} {len(plan.creates)}, {'would update' if dry else 'updated'} {len(plan.updates)}, "
+              f"unchanged {len(plan.unchanged)}{' (dry run: nothing written)' if dry else ''}\n")
+    return 0
+
+
+def register_export(args: Any, register: Register, out: TextIO) -> int:
+    """args: format ("csv" | "json", default csv, or by the output's extension), output (path or None)."""
+    output = getattr(args, "output", None)
+    fmt = getattr(args, "format", None) or ("json" if output and str(output).endswith(".json") else "csv")
+    assets = register.assets()
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as stream:
+            export_assets(assets, stream, fmt)
+    else:
+        export_assets(assets, out, fmt)
+    return 0
+
+
+def _open_flags(register: Register) -> dict[str, set[str]]:
+    """Asset tag -> flags of its open findings."""
+    f = t.findings.c
+    flags: dict[str, set[str]] = {}
+    for row in register.rows(t.findings, f.resolved_at.is_(None), f.asset_tag.is_not(None)):
+        if row["what"].startswith("flag:"):
+            flags.setdefault(row["asset_tag"], set()).add(row["what"][5:])
+    return flags
+
+
+def register_list(args: Any, register: Register, out: TextIO) -> int:
+    """args: flag, owner, status, kind (each None or a value to match), format ("text" | "json")."""
+    links = {row["asset_tag"]: row for row in register.rows(t.links)}
+    flags = _open_flags(register)
+    chosen = [a for a in register.assets() if _wanted(args, a, links.get(a.asset_tag), flags)]
+    if getattr(args, "format", None) == "json":
+        _json([{**_asset_json(a), "flags": sorted(flags.get(a.asset_tag, ())),
+                "ci": (links.get(a.asset_tag) or {}).get("ci")} for a in chosen], out)
+        return 0
+    for a in chosen:
+        ci = (links.get(a.asset_tag) or {}).get("ci") or "-"
+        out.write(f"{a.asset_tag:<16} {a.status:<10} {a.owner or '-':<14} {ci:<16} "
+                  f"{a.name or '-':<24} {','.join(sorted(flags.get(a.asset_tag, ()))) or '-'}\n")
+    out.write(f"{len(chosen)} asset(s)\n")
+    return 0
+
+
+def _wanted(args: Any, asset: Asset, link: Mapping[str, Any] | None, flags: Mapping[str, set[str]]) -> bool:
+    kind = getattr(args, "kind", None)
+    checks = [
+        (getattr(args, "flag", None), lambda v: v in flags.get(asset.asset_tag, ())),
+        (getattr(args, "owner", None), lambda v: asset.owner == v),
+        (getattr(args, "status", None), lambda v: asset.status == v),
+        (kind, lambda v: v in (asset.category, (link or {}).get("kind"))),
+    ]
+    return all(check(value) for value, check in checks if value)
+
+
+def _asset_json(asset: Asset, on: date | None = None) -> dict[str, Any]:
+    record = {k: (str(v) if v is not None and not isinstance(v, (str, int, dict)) else v)
+              for k, v in asset.as_row().items()}
+    value = book_value(asset, on or date.today())
+    record["book_value"] = str(value) if value is not None else None
+    return record
+
+
+def register_show(args: Any, register: Register, out: TextIO) -> int:
+    """args: tag (asset tag), format ("text" | "json")."""
+    asset = register.asset(args.tag)
+    if asset is None:
+        raise UsageError(f"no asset '{args.tag}' in the register")
+    return show(type("Args", (), {"id": args.tag, "format": getattr(args, "format", None)})(), register, out)
+
+
+# --- history --------------------------------------------------------------------------------------
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested facts -> {dotted path: leaf}; lists are leaves."""
+    if not isinstance(value, Mapping) or not value:
+        return {prefix: value} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, inner in value.items():
+        flat.update(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def fact_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(path, before, after) for each leaf that differs; a missing side is None."""
+    old, new = flatten(before), flatten(after)
+    return [(p, old.get(p), new.get(p)) for p in sorted(old.keys() | new.keys()) if old.get(p) != new.get(p)]
+
+
+def history(args: Any, register: Register, out: TextIO) -> int:
+    """args: id (CI id or None for the list of runs), limit (int, default 20), format ("text" | "json")."""
+    limit = getattr(args, "limit", None) or 20
+    if not getattr(args, "id", None):
+        runs = register.rows(t.runs, order=[t.runs.c.started_at.desc(), t.runs.c.id.desc()], limit=limit)
+        for run in runs:
+            run.pop("report", None)
+        if getattr(args, "format", None) == "json":
+            _json(runs, out)
+            return 0
+        for run in runs:
+            out.write(f"{run['id']}  {run['started_at']}  exit {run['exit_code']}  "
+                      f"{run['summary'].get('items', 0)} item(s)\n")
+        return 0
+    versions = register.rows(t.ci_versions, t.ci_versions.c.ci == args.id, order=[t.ci_versions.c.version])
+    if not versions:
+        raise UsageError(f"no configuration history for '{args.id}'")
+    timeline = _timeline(versions)[-limit:]
+    if getattr(args, "format", None) == "json":
+        _json(timeline, out)
+        return 0
+    for entry in timeline:
+        out.write(f"version {entry['version']}  {entry['recorded_at']}  run {entry['run_id']}\n")
+        for path, old, new in entry["changes"]:
+            out.write(f"  {path}: {json.dumps(old, default=str)} -> {json.dumps(new, default=str)}\n")
+    return 0
+
+
+def _timeline(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    timeline, previous = [], {}
+    for row in versions:
+        changes = fact_changes(previous, row["facts"]) if row["version"] > 1 else []
+        timeline.append({"version": row["version"], "recorded_at": row["recorded_at"],
+                         "run_id": row["run_id"], "changes": changes})
+        previous = row["facts"]
+    return timeline
+
+
+# --- waive ----------------------------------------------------------------------------------------
+
+def waive(args: Any, register: Register, out: TextIO) -> int:
+    """args: ci, path (glob), reason (required), until (YYYY-MM-DD, required, not in the past), by (or
+    the login name)."""
+    try:
+        until = date.fromisoformat(str(args.until))
+    except ValueError:
+        raise UsageError(f"--until '{args.until}' is not a date (YYYY-MM-DD)") from None
+    if until < date.today():
+        raise UsageError(f"--until {until} is in the past")
+    if not (args.reason or "").strip():
+        raise UsageError("--reason is required")
+    by = getattr(args, "by", None) or getpass.getuser()
+    number = register.add_waiver(args.ci, args.path, args.reason.strip(), by, until)
+    out.write(f"waiver {number}: {args.ci} {args.path} accepted until {until} ({args.reason.strip()})\n")
+    return 0
+
+
+# --- show -----------------------------------------------------------------------------------------
+
+def show(args: Any, register: Register, out: TextIO, project: Project | None = None) -> int:
+    """args: id (CI id or asset tag), format ("text" | "json"). `project` (optional) adds what is declared."""
+    view = unified_view(args.id, register, project)
+    if view is None:
+        raise UsageError(f"'{args.id}' is neither a CI of the project nor an asset of the register")
+    if getattr(args, "format", None) == "json":
+        _json(view, out)
+    else:
+        _write_view(view, out)
+    return 0
+
+
+def unified_view(ident: str, register: Register, project: Project | None) -> dict[str, Any] | None:
+    links = register.rows(t.links, sa.or_(t.links.c.ci == ident, t.links.c.asset_tag == ident))
+    link = links[0] if links else None
+    ci_id = (link or {}).get("ci") or ident
+    ci = next((c for c in (project.cis if project else ()) if c.id == ci_id), None)
+    asset = register.asset(link["asset_tag"] if link else ident)
+    versions = register.rows(t.ci_versions, t.ci_versions.c.ci == ci_id,
+                             order=[t.ci_versions.c.version.desc()], limit=1)
+    if ci is None and asset is None and not versions:
+        return None
+    f = t.findings.c
+    subjects = [s for s in (ci_id, asset.asset_tag if asset else None) if s]
+    return {
+        "id": ident, "ci": _ci_view(ci, project), "asset": _asset_json(asset) if asset else None,
+        "link": link, "observed": versions[0] if versions else None,
+        "findings": register.rows(t.findings, f.resolved_at.is_(None), f.subject.in_(subjects),
+                                  order=[f.what]),
+        "changes": register.rows(t.changes, sa.or_(t.changes.c.ci.in_(subjects),
+                                                   t.changes.c.asset_tag.in_(subjects)),
+                                 order=[t.changes.c.at.desc()], limit=10),
+    }
+
+
+def _ci_view(ci: CI | None, project: Project | None) -> dict[str, Any] | None:
+    if ci is None:
+        return None
+    dependents = sorted(c.id for c in (project.cis if project else ())
+                        if any(ci.id in targets for targets in c.relations.values()))
+    return {"id": ci.id, "kind": ci.kind, "owner": ci.owner, "environment": ci.environment,
+            "declared_in": str(ci.origin), "match": dict(ci.match), "desired": ci.desired,
+            "relations": {k: list(v) for k, v in ci.relations.items()}, "depended_on_by": dependents}
+
+
+def _write_view(view: Mapping[str, Any], out: TextIO) -> None:
+    ci, asset, link = view["ci"], view["asset"], view["link"]
+    if ci:
+        out.write(f"CI {ci['id']} ({ci['kind']}), owner {ci['owner'] or '-'}, declared in {ci['declared_in']}\n")
+        out.write("desired:\n")
+        _yaml(ci["desired"], out)
+        for name, targets in ci["relations"].items():
+            out.write(f"{name}: {', '.join(targets)}\n")
+        out.write(f"depended on by: {', '.join(ci['depended_on_by']) or '-'}\n")
+    if asset:
+        out.write(f"asset {asset['asset_tag']}: {asset['name'] or '-'} [{asset['status']}], owner "
+                  f"{asset['owner'] or '-'}, assigned to {asset['assigned_to'] or '-'}, location "
+                  f"{asset['location'] or '-'}\n")
+        out.write(f"  cost {asset['purchase_cost'] or '-'} {asset['currency'] or ''}, book value today "
+                  f"{asset['book_value'] or '-'}, warranty until {asset['warranty_end'] or '-'}, EOL "
+                  f"{asset['eol_date'] or '-'}\n")
+    if link:
+        out.write(f"linked to {link['ci'] or link['resource']} by {link['matched_by']} since {link['since']}\n")
+    if view["observed"]:
+        obs = view["observed"]
+        out.write(f"last observed facts (version {obs['version']}, {obs['recorded_at']}):\n")
+        _yaml(obs["facts"], out)
+    out.write("current findings:\n" if view["findings"] else "current findings: none\n")
+    for row in view["findings"]:
+        out.write(f"  {row['what']}  since {row['first_seen']}\n")
+    for row in view["changes"]:
+        out.write(f"change {row['at']} {row['kind']} by {row['who']}: {row['path'] or ''} "
+                  f"{json.dumps(row['before'], default=str)} -> {json.dumps(row['after'], default=str)}\n")

@@ -1,0 +1,160 @@
+"""Identification: which register asset an observed resource (or a declared CI) is.
+
+Pure. classify calls `identify` for every observed resource and every CI, with an `AssetIndex` built from
+the register snapshot. Keys are tried in order (SPEC §3): the CI's explicit `asset`, then serial / uuid
+from facts (bogus firmware values ignored), instance id / ARN / bucket name, then hostname. The first key
+that finds anything decides: one asset is a match, several are `ambiguous` (never merged silently).
+The order is overridable per kind in reconciler.yml:
+
+    identify:
+      server: [asset, serial, hostname]
+      aws.ec2.instance: [asset, instance_id, arn]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from .assets import Asset
+
+DEFAULT_KEYS = ("asset", "serial", "uuid", "instance_id", "arn", "bucket", "hostname")
+INDEXED = ("serial", "uuid", "instance_id", "arn", "bucket", "hostname", "mac")
+
+# Values firmware and hypervisors put where a serial or uuid should be (dmidecode lore).
+BOGUS = frozenset({
+    "", "0", "none", "null", "n/a", "na", "unknown", "not specified", "not available", "not applicable",
+    "to be filled by o.e.m.", "to be filled by oem", "default string", "system serial number",
+    "chassis serial number", "serial number", "0123456789", "123456789", "1234567890", "invalid",
+    "xxxxxxxxxx", "filled by o.e.m.", "o.e.m.", "oem", "empty", "-", "sn",
+    "03000200-0400-0500-0006-000700080009", "00000000-0000-0000-0000-000000000000",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff",
+})
+
+
+@dataclass(frozen=True)
+class Match:
+    """The outcome of identifying one resource: no tags (unregistered), one, or several (ambiguous)."""
+
+    tags: tuple[str, ...] = ()
+    matched_by: str | None = None
+    value: str | None = None
+
+    @property
+    def tag(self) -> str | None:
+        return self.tags[0] if len(self.tags) == 1 else None
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.tags) > 1
+
+
+NO_MATCH = Match()
+
+
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def canonical_json(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
+def resource_key(kind: str | None, identity: Mapping[str, Any]) -> str:
+    """A stable text key of one resource: its kind and canonical identity."""
+    return f"{kind or ''}|{canonical_json(identity)}"
+
+
+def content_hash(facts: Any) -> str:
+    return hashlib.blake2b(canonical_json(facts).encode(), digest_size=16).hexdigest()
+
+
+def normalise(key: str, value: Any) -> str | None:
+    """The comparable form of an identifier, or None when it is empty or bogus."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = value.strip() if isinstance(value, str) else str(value).strip()
+    if text.lower() in BOGUS or (key in ("serial", "uuid", "mac") and _repeated(text)):
+        return None
+    if key == "serial":
+        return text.upper()
+    if key == "hostname":
+        return text.lower().split(".")[0]
+    if key == "mac":
+        return re.sub(r"[^0-9a-f]", "", text.lower())
+    return text if key == "arn" else text.lower()
+
+
+def _repeated(text: str) -> bool:
+    """'00000000', 'XXXXXXXX', '11111111-1111-...': one character repeated is not an identifier."""
+    bare = text.replace("-", "").replace(":", "").replace(" ", "").lower()
+    return not bare or not bare.strip(bare[0])
+
+
+def _hardware(facts: Mapping[str, Any], key: str) -> Any:
+    hardware = facts.get("hardware")
+    # dict, not typing.Mapping: isinstance against the ABC costs more than the whole lookup
+    return hardware.get(key) if isinstance(hardware, dict) else None
+
+
+def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Every identifier we can read off a resource, as found (`identify` normalises the ones it tries)."""
+    raw = {
+        "serial": identity.get("serial") or _hardware(facts, "serial") or facts.get("serial"),
+        "uuid": identity.get("uuid") or _hardware(facts, "uuid") or facts.get("uuid"),
+        "instance_id": identity.get("instance_id") or facts.get("instance_id"),
+        "arn": identity.get("arn") or facts.get("arn"),
+        "bucket": identity.get("bucket"),
+        "hostname": identity.get("host") or identity.get("hostname") or facts.get("hostname"),
+        "mac": identity.get("mac") or facts.get("mac"),
+    }
+    if kind == "aws.ec2.instance":
+        raw["instance_id"] = raw["instance_id"] or identity.get("id")
+    if kind == "aws.s3.bucket":
+        raw["bucket"] = raw["bucket"] or identity.get("name")
+    return {key: value for key, value in raw.items() if value is not None}
+
+
+class AssetIndex:
+    """Assets by each normalised identifier, built once per run."""
+
+    def __init__(self, assets: Iterable[Asset]):
+        self.tags: set[str] = set()
+        self.by: dict[str, dict[str, list[str]]] = {key: defaultdict(list) for key in INDEXED}
+        for asset in assets:
+            self.tags.add(asset.asset_tag)
+            for key in INDEXED:
+                value = getattr(asset, key)
+                value = normalise(key, value) if value is not None else None
+                if value:
+                    self.by[key][value].append(asset.asset_tag)
+
+    def lookup(self, key: str, value: str) -> tuple[str, ...]:
+        return tuple(self.by.get(key, {}).get(value, ()))
+
+
+def keys_for(kind: str | None, settings_raw: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The ordered keys for a kind: reconciler.yml `identify: {kind: [...]}` or the defaults."""
+    configured = ((settings_raw or {}).get("identify") or {}).get(kind or "")
+    return tuple(configured) if configured else DEFAULT_KEYS
+
+
+def identify(ids: Mapping[str, str], declared: str | None, index: AssetIndex,
+             keys: Iterable[str] = DEFAULT_KEYS) -> Match:
+    """Try each key in order; the first that finds assets decides."""
+    for key in keys:
+        if key == "asset":
+            if declared:
+                # An explicit tag is the user's word: it decides even when the tag is not registered.
+                return Match((declared,), "declared", declared) if declared in index.tags else NO_MATCH
+            continue
+        value = ids.get(key)
+        value = normalise(key, value) if value is not None else None
+        tags = index.lookup(key, value) if value else ()
+        if tags:
+            return Match(tuple(sorted(set(tags))), key, value)
+    return NO_MATCH

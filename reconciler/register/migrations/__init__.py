@@ -1,0 +1,1 @@
+"""Alembic environment of the register, run programmatically by `store.open_register`."""

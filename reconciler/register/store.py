@@ -1,0 +1,269 @@
+"""Opening the register and talking to it: the only module (with `recording`) that holds connections.
+
+The pipeline opens the register (`open_register`), reads a `snapshot()` for classify, and at the end
+records the run in ONE transaction (`record_run`, see `recording`). Every write happens under the writer
+lock: `BEGIN IMMEDIATE` on SQLite (WAL, busy timeout), a transaction-scoped advisory lock on PostgreSQL.
+A second writer waits up to `timeout` seconds, then fails with a clear RegisterError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from ..errors import RegisterError
+from . import schema as t
+from .assets import ASSET_FIELDS, Asset, Link, RegisterSnapshot, Sighting, asset_from_row, asset_from_tuple
+
+DEFAULT_DSN = "sqlite:///.reconciler/register.db"
+LOCK_KEY = 0x5245434F  # "RECO": the advisory lock every writer of one PostgreSQL register takes
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def resolve_dsn(cli: str | None, settings_register: str | None = None) -> str:
+    """--register, then RECONCILER_REGISTER, then reconciler.yml `register:`, then the default."""
+    return cli or os.environ.get("RECONCILER_REGISTER") or settings_register or DEFAULT_DSN
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def safe_dsn(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def open_register(dsn: str | None, project_root: Path | str, *, timeout: float = 30.0) -> Register:
+    """Open (and create or migrate) the register at `dsn`; relative SQLite paths are under the project."""
+    url = make_url(dsn or DEFAULT_DSN)
+    if url.get_backend_name() == "sqlite":
+        url = _prepare_sqlite(url, Path(project_root))
+    elif url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    try:
+        engine = _engine(url, timeout)
+        register = Register(engine, url, timeout)
+        register.migrate()
+    except sa.exc.SQLAlchemyError as error:
+        raise RegisterError(f"cannot open register {safe_dsn(url)}: {_reason(error)}") from None
+    except RegisterError as error:
+        raise RegisterError(f"cannot open {error}") from None
+    return register
+
+
+def _reason(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _prepare_sqlite(url: URL, root: Path) -> URL:
+    """Create the file with the user's permissions only (dir 0700, file 0600) before SQLite does."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return url
+    path = Path(database) if Path(database).is_absolute() else root / database
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+        path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        path.chmod(0o600)
+    return url.set(database=str(path))
+
+
+def plain(value: Any) -> Any:
+    """json.dumps' fallback: dataclasses as dicts, enums as values, other mappings as dicts, sets as lists."""
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=plain, separators=(",", ":"))
+
+
+def _engine(url: URL, timeout: float) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True, json_serializer=dumps)
+    engine = sa.create_engine(url, connect_args={"timeout": timeout}, json_serializer=dumps)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module, so BEGIN is ours (SQLAlchemy recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        writing = conn.get_execution_options().get("writer", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
+
+
+_ASSET_COLUMNS = sa.select(*(t.assets.c[name] for name in ASSET_FIELDS))
+
+
+class Register:
+    """A connection pool to one register, and what can be read or written in it."""
+
+    def __init__(self, engine: Engine, url: URL, timeout: float = 30.0):
+        self.engine = engine
+        self.url = url
+        self.timeout = timeout
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Register:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- transactions ---------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction under the writer lock: all of it is committed, or none of it."""
+        try:
+            with self.engine.connect().execution_options(writer=True) as conn, conn.begin():
+                self._lock(conn)
+                yield conn
+        except sa.exc.OperationalError as error:
+            if _is_busy(error):
+                raise RegisterError(f"register {safe_dsn(self.url)} is busy: another run is writing to "
+                                    f"it (waited {self.timeout:g} s); try again when it has finished") from None
+            raise RegisterError(f"register {safe_dsn(self.url)}: {_reason(error)}") from None
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.OperationalError as error:
+            raise RegisterError(f"register {safe_dsn(self.url)}: {_reason(error)}") from None
+
+    def _lock(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(self.timeout * 1000)}ms'")
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic), under the writer lock."""
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+        from alembic import command
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.writing() as conn:
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def snapshot(self) -> RegisterSnapshot:
+        """Assets, links and when each linked asset was last observed: what classify needs."""
+        with self.reading() as conn:
+            assets = {a.asset_tag: a for a in map(asset_from_tuple, conn.execute(_ASSET_COLUMNS))}
+            links = {row.asset_tag: Link(**row._mapping) for row in conn.execute(sa.select(t.links))}
+            return RegisterSnapshot(assets, links, _sightings(conn))
+
+    def assets(self) -> list[Asset]:
+        with self.reading() as conn:
+            rows = conn.execute(_ASSET_COLUMNS.order_by(t.assets.c.asset_tag))
+            return [asset_from_tuple(row) for row in rows]
+
+    def asset(self, tag: str) -> Asset | None:
+        with self.reading() as conn:
+            row = conn.execute(sa.select(t.assets).where(t.assets.c.asset_tag == tag)).first()
+            return asset_from_row(row._mapping) if row else None
+
+    def rows(self, table: sa.Table, *where: Any, order: Sequence[Any] = (), limit: int | None = None
+             ) -> list[dict[str, Any]]:
+        """Plain rows of any register table, for the read-only commands."""
+        query = sa.select(table).where(*where).order_by(*order).limit(limit)
+        with self.reading() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def waivers(self, today: date) -> list[dict[str, Any]]:
+        """Waivers still in force on `today` (until is inclusive): ci, path (glob), reason, by, until."""
+        return self.rows(t.waivers, t.waivers.c.until >= today, order=[t.waivers.c.id])
+
+    # --- small writes ---------------------------------------------------------------------------
+
+    def add_waiver(self, ci: str, path: str, reason: str, by: str, until: date) -> int:
+        with self.writing() as conn:
+            values = {"ci": ci, "path": path, "reason": reason, "by": by, "until": until, "created_at": now()}
+            return int(conn.execute(t.waivers.insert().values(values)).inserted_primary_key[0])
+
+    def record_change(self, *, ci: str | None, path: str | None, before: Any, after: Any, who: str,
+                      plan_digest: str | None, run_id: str | None = None, asset_tag: str | None = None) -> None:
+        """One change applied through a plan (apply calls this after re-verifying)."""
+        with self.writing() as conn:
+            conn.execute(t.changes.insert().values(
+                kind="plan", ci=ci, asset_tag=asset_tag, path=path, before=before, after=after, who=who,
+                at=now(), plan_digest=plan_digest, run_id=run_id))
+
+    def write_assets(self, creates: Sequence[Asset], updates: Sequence[Asset]) -> None:
+        """Insert and update assets (by tag) in one transaction: the importer's all-or-nothing write."""
+        stamp = now()
+        with self.writing() as conn:
+            if creates:
+                conn.execute(t.assets.insert(), [_asset_row(a, stamp, created=True) for a in creates])
+            if updates:
+                statement = t.assets.update().where(t.assets.c.asset_tag == sa.bindparam("b_tag"))
+                rows = [{**_asset_row(a, stamp), "b_tag": a.asset_tag} for a in updates]
+                conn.execute(statement, rows)
+
+
+def _asset_row(asset: Asset, stamp: datetime, created: bool = False) -> dict[str, Any]:
+    row = asset.as_row()
+    row["updated_at"] = stamp
+    if created:
+        row["created_at"] = stamp
+    return row
+
+
+def _is_busy(error: sa.exc.OperationalError) -> bool:
+    text = str(error.orig).lower()
+    return "locked" in text or "lock timeout" in text or "busy" in text
+
+
+def _sightings(conn: Connection) -> dict[str, Sighting]:
+    query = (sa.select(t.links.c.asset_tag, t.observations.c.source, t.observations.c.last_seen)
+             .join(t.observations, t.observations.c.resource == t.links.c.resource))
+    found: dict[str, tuple[datetime, set[str]]] = {}
+    for tag, source, seen in conn.execute(query):
+        seen = seen if seen.tzinfo else seen.replace(tzinfo=timezone.utc)
+        last, sources = found.get(tag, (seen, set()))
+        found[tag] = (max(last, seen), sources | {source})
+    return {tag: Sighting(last, tuple(sorted(sources))) for tag, (last, sources) in found.items()}

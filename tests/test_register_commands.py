@@ -1,0 +1,106 @@
+"""The register's commands as a user runs them: history, show, waive, list by flag."""
+
+from __future__ import annotations
+
+import io
+import json
+from argparse import Namespace
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from reconciler.classify import ClassifySettings, classify
+from reconciler.errors import UsageError
+from reconciler.model import CI, FactSet, Item, Observed, Origin, Project, RunResult, Settings, Source, Status
+from reconciler.register.assets import parse_asset
+from reconciler.register.commands import history, register_import, register_list, show, waive
+from reconciler.register.recording import record_run
+from reconciler.register.store import open_register
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "register.csv"
+
+
+def project(tmp_path: Path) -> Project:
+    web = CI("web-01", "server", {"packages": {"nginx": "1.22.*"}}, {"host": "web-01"},
+             Origin("desired/web.yml", 0, 1), owner="team-web", relations={"depends_on": ("db-01",)})
+    db = CI("db-01", "server", {}, {"host": "db-01"}, Origin("desired/db.yml", 0, 1), owner="team-data")
+    return Project(tmp_path, Settings(), (web, db), None)
+
+
+def one_run(reg, run_id: str, nginx: str) -> None:
+    facts = {"web-01": FactSet("web-01", "ansible", "web-01", {"packages": {"nginx": nginx}},
+                               identity={"host": "web-01"})}
+    items = [Item("web-01", "server", Status.IN_SYNC, {"host": "web-01"}, owner="team-web")]
+    sources = [Source("ansible", "web-01", "ok")]
+    result = classify(items, [], sources, reg.snapshot(), ClassifySettings(today=date.today()), facts)
+    run = RunResult(run_id, "2025-06-01T10:00:00+00:00", "2025-06-01T10:01:00+00:00", sources, result.items)
+    record_run(reg, run, observed=result.observed, facts=facts, links=result.links,
+               unevaluated=result.unevaluated)
+
+
+def test_history_shows_what_changed_between_versions(tmp_path):
+    reg = open_register(None, tmp_path)
+    for number, version in enumerate(["1.22.1", "1.22.1", "1.22.5"]):
+        one_run(reg, f"run-{number}", version)
+    out = io.StringIO()
+    assert history(Namespace(id="web-01", limit=None, format=None), reg, out) == 0
+    text = out.getvalue()
+    assert "version 2" in text and 'packages.nginx: "1.22.1" -> "1.22.5"' in text and "version 3" not in text
+    runs = io.StringIO()
+    history(Namespace(id=None, limit=None, format="json"), reg, runs)
+    assert [r["id"] for r in json.loads(runs.getvalue())] == ["run-2", "run-1", "run-0"]
+
+
+def test_show_unifies_register_desired_facts_findings_and_relations(tmp_path):
+    reg = open_register(None, tmp_path)
+    reg.write_assets([parse_asset({"asset_tag": "A-1", "hostname": "web-01", "owner": "team-web",
+                                   "purchase_cost": "1000", "purchase_date": "2024-01-01",
+                                   "depreciation_method": "straight_line", "depreciation_years": "4"})], [])
+    one_run(reg, "run-1", "1.22.1")
+    out = io.StringIO()
+    assert show(Namespace(id="web-01", format="json"), reg, out, project(tmp_path)) == 0
+    view = json.loads(out.getvalue())
+    assert view["asset"]["asset_tag"] == "A-1" and view["asset"]["book_value"] is not None
+    assert view["ci"]["declared_in"].startswith("desired/web.yml") and view["ci"]["relations"] == {
+        "depends_on": ["db-01"]}
+    assert view["observed"]["facts"] == {"packages": {"nginx": "1.22.1"}}
+    assert view["link"]["matched_by"] == "hostname"
+    text = io.StringIO()
+    show(Namespace(id="db-01", format=None), reg, text, project(tmp_path))
+    assert "depended on by: web-01" in text.getvalue()
+
+
+def test_show_of_an_unknown_id_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError):
+        show(Namespace(id="nope", format=None), open_register(None, tmp_path), io.StringIO())
+
+
+def test_waive_records_a_waiver_until_a_date_and_refuses_the_past(tmp_path):
+    reg = open_register(None, tmp_path)
+    until = date.today() + timedelta(days=30)
+    args = Namespace(ci="web-01", path="packages.*", reason="vendor pin", until=str(until), by="alice")
+    assert waive(args, reg, io.StringIO()) == 0
+    assert [(w["ci"], w["path"], w["by"]) for w in reg.waivers(date.today())] == [("web-01", "packages.*", "alice")]
+    with pytest.raises(UsageError, match="past"):
+        waive(Namespace(ci="x", path="y", reason="r", until="2000-01-01", by=None), reg, io.StringIO())
+
+
+def test_the_example_register_imports_and_lists_by_flag(tmp_path):
+    reg = open_register(None, tmp_path)
+    assert register_import(Namespace(file=str(EXAMPLE), match_on=None, dry_run=False, format=None), reg,
+                           io.StringIO(), io.StringIO()) == 0
+    items = [Item(c, "server", Status.IN_SYNC, {"host": c}) for c in ("web-01", "web-02", "db-01", "localhost")]
+    observed = [Observed("server", {"host": h}, {"packages": {"nginx": "1.22"}}, h, h if h != "mail-01" else None)
+                for h in ("web-01", "web-02", "db-01", "localhost")]
+    observed.append(Observed("server", {"host": "stray-01"}, {}, "stray-01"))
+    sources = [Source("facts_dir", o.source, "ok") for o in observed]
+    result = classify(items, observed, sources, reg.snapshot(), ClassifySettings(today=date.today()))
+    flags = {flag for item in result.items for flag in item.flags}
+    assert {"configured_unowned", "owned_unconfigured", "unseen", "untracked", "state_conflict", "eol",
+            "licence_over"} <= flags
+    run = RunResult("r1", "2025-06-01T10:00:00+00:00", "2025-06-01T10:01:00+00:00", sources, result.items)
+    record_run(reg, run, observed=result.observed, links=result.links)
+    out = io.StringIO()
+    register_list(Namespace(flag="unseen", owner=None, status=None, kind=None, format="json"), reg, out)
+    assert [a["asset_tag"] for a in json.loads(out.getvalue())] == ["ASSET-0004"]
