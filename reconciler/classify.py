@@ -56,7 +56,8 @@ class ClassifySettings:
     today: date
     stale_after_days: int = 30
     warn_days: int = 90
-    identify: Mapping[str, Sequence[str]] = field(default_factory=dict)  # reconciler.yml `identify:`
+    identify: Mapping[str, Sequence[str]] = field(default_factory=dict)  # reconciler.yml `identification:`
+    include_defaults: bool = False  # `untracked --strict`: provider defaults are resources like any other
 
 
 @dataclass
@@ -109,7 +110,7 @@ def classify(items: Sequence[Item], observed: Sequence[Observed], sources: Seque
     seen += _from_facts(items, seen, facts or {})
     by_ci = {o.ci: o for o in reversed(seen) if o.ci}
     result = [_classify_ci(run, item, by_ci.get(item.ci or "")) for item in items]
-    result += _classify_resources(run, [o for o in seen if o.ci is None and not o.default])
+    result += _classify_resources(run, [o for o in seen if o.ci is None and (settings.include_defaults or not o.default)])
     result += _classify_assets(run)
     result += _licences(run, seen)
     _date_flags(run, result)

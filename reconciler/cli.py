@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from . import pipeline, scaffold
-from .errors import ProjectError, ReconcilerError
-from .model import SEVERITIES, RunResult
+from .errors import ProjectError, ReconcilerError, UsageError
+from .model import SEVERITIES, Project, RunResult
 from .progress import progress_for
-from .project import load_project
-from .report.json import render_json
+from .project import load_project, load_settings
+from .register import commands as commands_
+from .register.recording import load_report
+from .register.store import Register, open_register, resolve_dsn
+from .report.json import render_json, result_from_report
 from .report.junit import render_junit
 from .report.markdown import render_markdown
 from .report.text import render_text
@@ -44,10 +47,91 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="render and check desired/, inventories/, reconciler.yml")
     validate.set_defaults(handler=cmd_validate)
 
-    run = commands.add_parser("run", help="collect, diff, classify, report")
+    run = commands.add_parser("run", help="collect, diff, classify, record the run in the register, report")
     _run_options(run)
     run.set_defaults(handler=cmd_run)
+
+    untracked = commands.add_parser("untracked", help="observed resources neither declared nor registered")
+    _run_options(untracked)
+    untracked.add_argument("--strict", action="store_true", help="include provider defaults")
+    untracked.set_defaults(handler=cmd_untracked)
+
+    show = commands.add_parser("show", help="one CI or asset: register record, desired, facts, drift, history")
+    show.add_argument("id")
+    show.add_argument("--format", choices=["text", "json"], default="text")
+    show.set_defaults(handler=_with_register(commands_.show, needs_project=True))
+
+    history = commands.add_parser("history", help="past runs, or one CI's configuration timeline")
+    history.add_argument("id", nargs="?")
+    history.add_argument("--limit", type=int, default=20)
+    history.add_argument("--format", choices=["text", "json"], default="text")
+    history.set_defaults(handler=_with_register(commands_.history))
+
+    waive = commands.add_parser("waive", help="accept a known drift until a date")
+    waive.add_argument("ci", help="CI id (glob)")
+    waive.add_argument("path", help="drift path (glob)")
+    waive.add_argument("--reason", required=True)
+    waive.add_argument("--until", required=True, metavar="YYYY-MM-DD")
+    waive.add_argument("--by", help="who accepts it (default: your login name)")
+    waive.set_defaults(handler=_with_register(commands_.waive))
+
+    report = commands.add_parser("report", help="re-render a recorded run")
+    report.add_argument("run_id", metavar="RUN")
+    report.add_argument("--format", choices=sorted(FORMATS), default="text")
+    report.add_argument("--output", metavar="FILE")
+    report.add_argument("--verbose", action="store_true")
+    report.set_defaults(handler=cmd_report)
+
+    _register_commands(commands.add_parser("register", help="the asset register: import, export, list, show"))
     return parser
+
+
+def _register_commands(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="register_command", required=True, metavar="COMMAND")
+    imports = commands.add_parser("import", help="upsert assets from CSV or JSON")
+    imports.add_argument("file")
+    imports.add_argument("--match-on", choices=["asset_tag", "serial"], default="asset_tag")
+    imports.add_argument("--dry-run", action="store_true", help="show creates/updates/unchanged, write nothing")
+    imports.add_argument("--format", choices=["csv", "json"], help="default: by the file's extension")
+    imports.set_defaults(handler=_with_register(commands_.register_import))
+    exports = commands.add_parser("export", help="every asset, as CSV or JSON (round-trips with import)")
+    exports.add_argument("--format", choices=["csv", "json"])
+    exports.add_argument("--output", metavar="FILE")
+    exports.set_defaults(handler=_with_register(commands_.register_export))
+    listing = commands.add_parser("list", help="assets, filtered")
+    for name in ("flag", "owner", "status", "kind"):
+        listing.add_argument(f"--{name}")
+    listing.add_argument("--format", choices=["text", "json"], default="text")
+    listing.set_defaults(handler=_with_register(commands_.register_list))
+    showing = commands.add_parser("show", help="one asset")
+    showing.add_argument("tag")
+    showing.add_argument("--format", choices=["text", "json"], default="text")
+    showing.set_defaults(handler=_with_register(commands_.register_show))
+
+
+def _with_register(handler: Callable[..., int], needs_project: bool = False) -> Callable[[argparse.Namespace, TextIO], int]:
+    """A register command: the register is opened from --register, RECONCILER_REGISTER or reconciler.yml."""
+
+    def call(args: argparse.Namespace, out: TextIO) -> int:
+        project = _project_or_none(args.project) if needs_project else None
+        with open_register_for(args) as register:
+            return handler(args, register, out, project) if needs_project else handler(args, register, out)
+
+    return call
+
+
+def _project_or_none(root: str) -> Project | None:
+    try:
+        return load_project(root)
+    except ProjectError as exc:
+        sys.stderr.write(f"warning: the project does not load, showing the register only: {exc}\n")
+        return None
+
+
+def open_register_for(args: argparse.Namespace) -> Register:
+    root = Path(args.project)
+    settings = load_settings(root.resolve(), [])
+    return open_register(resolve_dsn(args.register, settings.register), root)
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -82,15 +166,36 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+def _run(args: argparse.Namespace, record: bool) -> RunResult:
     facts_dir = str(Path(args.facts_dir).resolve()) if args.facts_dir else None
     project = load_project(args.project, facts_dir=facts_dir)
     quiet = args.quiet or args.format != "text"
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, fail_on=args.fail_on, facts_dir=facts_dir,
-                                  progress=progress_for(sys.stderr, quiet))
-    result = pipeline.run(project, options)
+                                  strict=getattr(args, "strict", False), progress=progress_for(sys.stderr, quiet))
+    with open_register(resolve_dsn(args.register, project.settings.register), project.root) as register:
+        return pipeline.run(project, options, register, record=record)
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    result = _run(args, record=True)
     _write_report(args, result, out)
     return result.exit_code
+
+
+def cmd_untracked(args: argparse.Namespace, out: TextIO) -> int:
+    """The cloud account owner's view: a run (recorded nowhere) reduced to its untracked resources."""
+    result = pipeline.untracked_only(_run(args, record=False), args.fail_on)
+    _write_report(args, result, out)
+    return result.exit_code
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    with open_register_for(args) as register:
+        stored = load_report(register, args.run_id)
+    if stored is None:
+        raise UsageError(f"no recorded run '{args.run_id}' (see 'reconcile history')")
+    _write_report(args, result_from_report(stored), out)
+    return int(stored["run"]["exit_code"])
 
 
 def _write_report(args: argparse.Namespace, result: RunResult, out: TextIO) -> None:

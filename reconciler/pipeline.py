@@ -1,7 +1,7 @@
-"""The only orchestrator: Project → collect → diff → classify → RunResult.
+"""The only orchestrator: Project → collect → diff (waivers) → classify (register) → record → RunResult.
 
-Stages are called in order and data flows one way; the CLI turns the RunResult into a report and an
-exit code. Each stage's wall time is kept in RunResult.timings (the fleet benchmark prints them).
+Stages are called in order and data flows one way; the CLI opens the register, and turns the RunResult
+into a report and an exit code. Each stage's wall time is kept in RunResult.timings.
 """
 
 from __future__ import annotations
@@ -14,12 +14,24 @@ from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import Any, Iterator, Sequence
 
+from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
-from .model import CI, Collection, FactSet, Item, Project, RunResult, Source, Status, severity_rank
+from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Status, severity_rank
+from .register.assets import RegisterSnapshot
+from .register.recording import record_run
+from .register.store import Register
+from .report.json import report_dict
 
 MISSING_SEVERITY = "high"
+# How much each flag weighs against --fail-on. Ownership gaps are `info`: visible in every report, but a
+# register still being filled in does not fail every scheduled run (use --fail-on info for that).
+FLAG_SEVERITY = {
+    "configured_unowned": "info", "owned_unconfigured": "info", "unseen": "low", "stale": "low",
+    "warranty_expiring": "low", "eol": "medium", "untracked": "medium", "ambiguous": "medium",
+    "licence_over": "high", "state_conflict": "high",
+}
 
 
 @dataclass(frozen=True)
@@ -28,23 +40,62 @@ class RunOptions:
     kind: str | None = None
     fail_on: str = "low"
     facts_dir: str | None = None
+    strict: bool = False  # provider defaults (default VPC, ...) count as untracked too
     progress: Progress = field(default_factory=Progress)
 
 
-def run(project: Project, options: RunOptions = RunOptions()) -> RunResult:
+def run(project: Project, options: RunOptions = RunOptions(), register: Register | None = None,
+        record: bool = True) -> RunResult:
+    """One reconcile run. With a register, findings are classified against it and (if `record`) the run
+    is recorded in it, in one transaction; without one, against an empty register."""
     started, timings = _now(), {}
+    cis = select_cis(project.cis, options)
     with _timed(timings, "collect"):
-        cis = select_cis(project.cis, options)
         collections = collect(project, cis, options)
+    facts = {ci.id: _fact_set(ci, collections) for ci in cis}
+    today = datetime.now(timezone.utc).date()
+    waivers = register.waivers(today) if register else []
     with _timed(timings, "diff"):
-        items = [reconcile_ci(ci, _fact_set(ci, collections), _rules(project)) for ci in cis]
-    items.sort(key=item_order)
+        items = [reconcile_ci(ci, facts[ci.id], _rules(project), _waivers_of(ci, waivers)) for ci in cis]
     sources = [source for collection in collections for source in collection.sources]
+    observed = [seen for collection in collections for seen in collection.observed]
+    with _timed(timings, "classify"):
+        snapshot = register.snapshot() if register else RegisterSnapshot(assets={})
+        found = classify(items, observed, sources, snapshot, _classify_settings(project, today, options), facts)
+    for item in found.items:
+        item.severity = item_severity(item)
     result = RunResult(id=str(uuid.uuid4()), started_at=started, finished_at=_now(), sources=sources,
-                       items=items, timings=timings, stats=_stats(collections))
-    result.coverage = {"declared_pct": _declared_pct(items)}
-    result.exit_code = exit_code(items, options.fail_on)
+                       items=found.items, coverage={**found.coverage, "by_owner": found.by_owner},
+                       timings=timings, stats=_stats(collections))
+    result.exit_code = exit_code(result.items, options.fail_on)
+    if register and record:
+        with _timed(timings, "record"):
+            _record(register, result, found, facts, partial=bool(options.limit or options.kind))
     return result
+
+
+def _classify_settings(project: Project, today: Any, options: RunOptions) -> ClassifySettings:
+    settings = project.settings
+    return ClassifySettings(today=today, stale_after_days=settings.stale_after_days,
+                            identify=settings.raw.get("identification") or {}, include_defaults=options.strict)
+
+
+def untracked_only(result: RunResult, fail_on: str) -> RunResult:
+    """The same run, reduced to the resources nobody declared or registered."""
+    items = [item for item in result.items if "untracked" in item.flags]
+    reduced = replace(result, items=items)
+    reduced.exit_code = exit_code(items, fail_on) if items else (3 if _failed(result) else 0)
+    return reduced
+
+
+def _failed(result: RunResult) -> bool:
+    return any(source.status != "ok" for source in result.sources)
+
+
+def _record(register: Register, result: RunResult, found: Classification, facts: dict[str, FactSet],
+            partial: bool) -> None:
+    record_run(register, result, observed=found.observed, facts=facts, links=found.links,
+               unevaluated=found.unevaluated, partial=partial, report=report_dict(result))
 
 
 def select_cis(cis: Sequence[CI], options: RunOptions) -> list[CI]:
@@ -85,8 +136,9 @@ def _rules(project: Project) -> Rules:
     return Rules(ignore=settings.ignore, severity=settings.severity, default_severity=settings.default_severity)
 
 
-def reconcile_ci(ci: CI, facts: FactSet, rules: Rules) -> Item:
-    """One CI's report item: unknown if its target could not be looked at, missing if it is not there."""
+def reconcile_ci(ci: CI, facts: FactSet, rules: Rules, waivers: Sequence[str] = ()) -> Item:
+    """One CI's report item: unknown if its target could not be looked at, missing if it is not there.
+    Drift on a path a current waiver covers (`waivers`: path globs) is kept, marked waived."""
     item = Item(ci=ci.id, kind=ci.kind, status=None, identity=dict(facts.identity or ci.match), owner=ci.owner,
                 asset=ci.asset)
     if facts.error:
@@ -94,32 +146,36 @@ def reconcile_ci(ci: CI, facts: FactSet, rules: Rules) -> Item:
     elif facts.facts is None:
         item.status, item.severity = Status.MISSING, MISSING_SEVERITY
     else:
-        item.drift = compute_drift(ci, facts.facts, rules)
+        item.drift = [_waived(d, waivers) for d in compute_drift(ci, facts.facts, rules)]
         item.status = Status.DRIFTED if item.drift else Status.IN_SYNC
-        item.severity = max((d.severity for d in item.drift if not d.waived), key=severity_rank, default=None)
+        item.severity = item_severity(item)
     return item
 
 
-def item_order(item: Item) -> tuple[str, str, str]:
-    identity = ",".join(f"{k}={item.identity[k]}" for k in sorted(item.identity))
-    return (item.kind or "", item.ci or "", identity)
+def _waivers_of(ci: CI, waivers: Sequence[dict[str, Any]]) -> list[str]:
+    return [w["path"] for w in waivers if fnmatchcase(ci.id, w["ci"])]
+
+
+def _waived(drift: Drift, waivers: Sequence[str]) -> Drift:
+    if any(fnmatchcase(drift.path, glob) or drift.path.startswith(glob + ".") for glob in waivers):
+        return replace(drift, waived=True)
+    return drift
+
+
+def item_severity(item: Item) -> str | None:
+    """The strongest of the item's unwaived drift, its flags, and `missing`."""
+    levels = [d.severity for d in item.drift if not d.waived] + [FLAG_SEVERITY.get(f, "medium") for f in item.flags]
+    if item.status == Status.MISSING:
+        levels.append(MISSING_SEVERITY)
+    return max(levels, key=severity_rank, default=None)
 
 
 def exit_code(items: Sequence[Item], fail_on: str) -> int:
     """2: drift or flags at/above fail_on; 3: nothing found but some CIs unknown; 0: clean."""
     threshold = severity_rank(fail_on)
-    if any(severity_rank(item.severity) >= threshold and (item.drift or item.status == Status.MISSING or item.flags)
-           for item in items):
+    if any(item.severity is not None and severity_rank(item.severity) >= threshold for item in items):
         return 2
     return 3 if any(item.status == Status.UNKNOWN for item in items) else 0
-
-
-def _declared_pct(items: Sequence[Item]) -> float | None:
-    """Of the resources observed, the share some CI declares (untracked ones lower it)."""
-    observed = [i for i in items if i.status in (Status.IN_SYNC, Status.DRIFTED) or "untracked" in i.flags]
-    if not observed:
-        return None
-    return round(100.0 * sum(1 for i in observed if i.ci) / len(observed), 1)
 
 
 def _stats(collections: list[Collection]) -> dict[str, Any]:

@@ -43,6 +43,14 @@ class ProjectDir:
         return path
 
 
+@pytest.fixture(autouse=True)
+def private_register(tmp_path_factory, monkeypatch) -> Path:
+    """Every test's runs are recorded in a register of its own, never in the checkout."""
+    path = tmp_path_factory.mktemp("register") / "register.db"
+    monkeypatch.setenv("RECONCILER_REGISTER", f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> ProjectDir:
     return ProjectDir(tmp_path)

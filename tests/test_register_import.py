@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
+from .pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
 from reconciler.register.assets import book_value, parse_asset
 from reconciler.register.commands import register_export, register_import, register_list
 from reconciler.register.store import open_register

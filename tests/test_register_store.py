@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
+from .pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
 from reconciler.errors import RegisterError
 from reconciler.model import Drift, Change, FactSet, Item, Observed, RunResult, Source, Status
 from reconciler.register import schema as t

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-from ..model import Drift, Item, RunResult, Status
+from ..model import Change, Drift, Item, RunResult, Source, Status
 
 SCHEMA = "reconciler.report/v1"
 
@@ -48,3 +48,17 @@ def drift_dict(drift: Drift) -> dict[str, Any]:
 
 def render_json(result: RunResult) -> str:
     return json.dumps(report_dict(result), indent=2, default=str) + "\n"
+
+
+def result_from_report(report: dict[str, Any]) -> RunResult:
+    """A recorded JSON report back into a RunResult, to render it again in any format."""
+    run = report["run"]
+    items = [Item(ci=i["ci"], kind=i["kind"], status=Status(i["status"]) if i["status"] else None,
+                  identity=i["identity"], owner=i.get("owner"), asset=i.get("asset"), severity=i.get("severity"),
+                  drift=[Drift(d["path"], Change(d["change"]), d["desired"], d["actual"], d["severity"], d["waived"])
+                         for d in i["drift"]],
+                  flags=list(i["flags"]), error=i["error"]) for i in report["items"]]
+    return RunResult(id=run["id"], started_at=run["started_at"], finished_at=run["finished_at"],
+                     sources=[Source(**s) for s in run["sources"]], items=items,
+                     coverage=report["summary"].get("coverage") or {}, exit_code=run["exit_code"],
+                     stats=run.get("stats") or {})

@@ -83,14 +83,20 @@ def _in_sync_lines(items: list[Item], style: Style, verbose: bool) -> Iterator[s
 
 
 def _footer(result: RunResult, counts: dict[str, Any]) -> Iterator[str]:
-    coverage = ", ".join(f"{k.removesuffix('_pct')} {v} %" for k, v in counts["coverage"].items() if v is not None)
-    if coverage:
-        yield f"coverage: {coverage}"
+    figures = {k: v for k, v in counts["coverage"].items() if k != "by_owner"}
+    yield f"coverage: {_figures(figures)}"
+    for owner, per_owner in sorted((counts["coverage"].get("by_owner") or {}).items()):
+        yield f"  {owner}: {_figures(per_owner)}"
     failed = [s for s in result.sources if s.status != "ok"]
     yield f"sources: {len(result.sources) - len(failed)} ok, {len(failed)} failed"
     for collector, figures in result.stats.items():
         yield f"{collector}: " + ", ".join(f"{k} {show(v)}" for k, v in figures.items())
     yield f"exit {result.exit_code}: {_EXIT_MEANING[result.exit_code]}"
+
+
+def _figures(coverage: dict[str, Any]) -> str:
+    return ", ".join(f"{name.removesuffix('_pct').replace('_', ' ')} "
+                     f"{'n/a' if value is None else f'{value} %'}" for name, value in coverage.items())
 
 
 _EXIT_MEANING = {0: "clean", 2: "drift or flags found", 3: "nothing found, but coverage incomplete (CIs unknown)",
