@@ -65,7 +65,7 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
     for item in found.items:
         item.severity = item_severity(item)
     result = RunResult(id=str(uuid.uuid4()), started_at=started, finished_at=_now(), sources=sources,
-                       items=found.items, coverage={**found.coverage, "by_owner": found.by_owner},
+                       items=[item for item in found.items if _selected(item, options)], coverage={**found.coverage, "by_owner": found.by_owner},
                        timings=timings, stats=_stats(collections))
     result.exit_code = exit_code(result.items, options.fail_on)
     if register and record:
@@ -96,6 +96,13 @@ def _record(register: Register, result: RunResult, found: Classification, facts:
             partial: bool) -> None:
     record_run(register, result, observed=found.observed, facts=facts, links=found.links,
                unevaluated=found.unevaluated, partial=partial, report=report_dict(result))
+
+
+def _selected(item: Item, options: RunOptions) -> bool:
+    """--limit keeps the chosen CIs only; --kind also keeps undeclared resources of that kind."""
+    if options.limit is not None and not (item.ci and fnmatchcase(item.ci, options.limit)):
+        return False
+    return options.kind is None or (item.kind is not None and fnmatchcase(item.kind, options.kind))
 
 
 def select_cis(cis: Sequence[CI], options: RunOptions) -> list[CI]:

@@ -46,7 +46,8 @@ def test_the_example_run_reports_its_drift_as_json(cli):
 def test_facts_dir_from_reconciler_yml_needs_no_flag(cli):
     report = cli(*EXAMPLE, "run", "--format", "json").json()
     assert report["summary"]["drifted"] == 1 and {s["collector"] for s in report["run"]["sources"]} == {"facts_dir"}
-    assert [i["ci"] for i in report["items"]] == sorted(i["ci"] for i in report["items"])
+    declared = [i["ci"] for i in report["items"] if i["ci"]]
+    assert declared == sorted(declared)
 
 
 def test_the_text_report_shows_desired_to_actual(cli):
@@ -104,3 +105,25 @@ def test_markdown_and_junit_reports_show_the_drift(cli):
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "0")
     failing = [case.get("name") for case in suite if case.find("failure") is not None]
     assert failing == ["web-02"]
+
+
+def test_the_fleet_example_with_its_register_shows_ownership_flags(cli):
+    assert cli(*EXAMPLE, "register", "import", str(FLEET / "register.csv")).code == 0
+    report = cli(*EXAMPLE, "run", "--format", "json").json()
+    flags = {(i["ci"] or i["asset"] or i["identity"].get("host")): i["flags"] for i in report["items"] if i["flags"]}
+    assert flags == {
+        "web-02": ["configured_unowned"],          # declared and seen, in no asset record
+        "db-01": ["eol"],                          # registered, past its end of life
+        "ASSET-0103": ["owned_unconfigured", "unseen"],
+        "LIC-0101": ["licence_over"],              # nginx on web-01 and web-02, one seat
+        "build-07": ["untracked"],                 # facts gathered, neither declared nor registered
+    }
+    coverage = report["summary"]["coverage"]
+    assert (coverage["declared_pct"], coverage["owned_pct"], coverage["configured_assets_pct"]) == (60.0, 50.0, 66.7)
+    assert report["summary"]["flags"]["untracked"] == 1
+
+
+def test_untracked_lists_only_what_nobody_declared_or_registered(cli):
+    result = cli(*EXAMPLE, "untracked", "--format", "json")
+    assert result.code == 2
+    assert [(i["kind"], i["identity"]["host"]) for i in result.json()["items"]] == [("server", "build-07")]

@@ -48,6 +48,12 @@ class FactsDirCollector(Collector):
                 facts[ci.id] = _fact_set(ci, host, found, error, directory / files.get(host, host))
             progress.advance()
         progress.finish()
+        for host in self.project.inventory.hosts:
+            if host not in by_host and host in files:  # facts but no CI: observed, so it can be untracked
+                found, error = self._host_facts(host, files, directory)
+                sources.append(Source(self.name, host, "failed" if error else "ok", error))
+                if found is not None:
+                    observed.append(Observed("server", _identity(host, found), found, source=host))
         return Collection(facts=facts, sources=tuple(sources), observed=tuple(observed))
 
     def _directory(self) -> Path:

@@ -1,6 +1,6 @@
 """Recording a run: run row, observations, CI configuration history, links and findings — one transaction.
 
-The pipeline calls `Register.record_run` (bound below) once classify is done. Everything happens inside
+The pipeline calls `record_run` once classify is done. Everything happens inside
 `Register.writing()`: a crash or Ctrl-C part-way rolls the whole run back, and the writer lock keeps two
 runs from interleaving. Bulk work is done set-wise (one SELECT of the existing state, executemany for the
 few changed rows, a temporary table for the many unchanged ones) so 100,000 observations stay fast.
@@ -68,9 +68,6 @@ def record_run(register: Register, run: RunResult, *, observed: Sequence[Observe
         recorded.identity_changes = _record_links(conn, links, run.id, stamp)
         _record_findings(conn, run, observed, set(unevaluated), partial, stamp, recorded)
     return recorded
-
-
-Register.record_run = record_run  # type: ignore[attr-defined]
 
 
 # --- runs -------------------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ def show(value: Any) -> str:
 def _flag_line(item: Item) -> str:
     identity = ", ".join(f"{k}={v}" for k, v in item.identity.items())
     name = item.ci or item.asset or identity
-    return f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}" + (f" ({identity})" if item.ci else "")
+    details = [identity] if identity != name else []
+    details += [f"owner {item.owner}"] if item.owner else []
+    return f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}" + (f" ({'; '.join(details)})" if details else "")
 
 
 def _in_sync_lines(items: list[Item], style: Style, verbose: bool) -> Iterator[str]:
