@@ -216,6 +216,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("reconcile: interrupted\n")
         return 130
+    except BrokenPipeError:  # `reconcile show X | head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         sys.stderr.write(f"reconcile: error: {exc}\n")
         return 1
