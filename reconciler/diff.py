@@ -83,10 +83,19 @@ def _canonical(value: Any) -> Any:
 
 
 def _list_equal(desired: list[Any], actual: Any, ordered: bool) -> bool:
-    if not isinstance(actual, list):
+    if actual.__class__ is not list:
         return False
+    if desired == actual or (not ordered and _same_set(desired, actual)):
+        return True
     want, have = [_canonical(v) for v in desired], [_canonical(v) for v in actual]
     return want == have if ordered else set(want) == set(have)
+
+
+def _same_set(desired: list[Any], actual: list[Any]) -> bool:
+    try:
+        return set(desired) == set(actual)
+    except TypeError:  # unhashable members: the canonical comparison decides
+        return False
 
 
 # --- pass 2: projection + DeepDiff -------------------------------------------------------------------

@@ -54,9 +54,23 @@ def matches(desired: Any, actual: Any) -> bool:
     return leaf_matcher(key)(actual)
 
 
-@lru_cache(maxsize=65536, typed=True)  # typed: True and 1 are different matchers
+_LEAVES: dict[tuple[Any, type], Callable[[Any], bool]] = {}
+_MAX_LEAVES = 200_000
+
+
 def leaf_matcher(desired: Any) -> Callable[[Any], bool]:
-    """Analyse a declared value once; the returned check runs for every host declaring it."""
+    """The check for one declared value, analysed once and shared by every CI that declares it. Keyed
+    by value and type, as True, 1 and 1.0 are equal keys to a dict but different declarations."""
+    key = (desired, desired.__class__)
+    found = _LEAVES.get(key)
+    if found is None:
+        if len(_LEAVES) >= _MAX_LEAVES:
+            _LEAVES.clear()
+        found = _LEAVES[key] = _build_matcher(desired)
+    return found
+
+
+def _build_matcher(desired: Any) -> Callable[[Any], bool]:
     if desired == ABSENT:
         return lambda actual: actual is MISSING
     if desired == PRESENT:
@@ -67,12 +81,16 @@ def leaf_matcher(desired: Any) -> Callable[[Any], bool]:
     pattern = _pattern_check(want) if isinstance(want, str) else None
 
     def check(actual: Any) -> bool:
-        if actual == desired and actual.__class__ is desired.__class__:
+        if actual.__class__ is desired.__class__ and actual == desired:
             return True
+        if actual is MISSING:
+            return False
+        if actual.__class__ is list:  # several installed versions: any one satisfies
+            return any(check(one) for one in actual)
         have = normalise(actual)
-        return have == want or (pattern is not None and isinstance(have, str) and bool(pattern(have)))
+        return have == want or (pattern is not None and have.__class__ is str and bool(pattern(have)))
 
-    return _any_of(check)
+    return check
 
 
 def _any_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
