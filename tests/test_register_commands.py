@@ -18,7 +18,7 @@ from reconciler.register.commands import history, register_import, register_list
 from reconciler.register.recording import record_run
 from reconciler.register.store import open_register
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "register.csv"
+EXAMPLE = Path(__file__).resolve().parent / "data" / "register_all_flags.csv"  # a row for every flag
 
 
 def project(tmp_path: Path) -> Project:
@@ -86,7 +86,7 @@ def test_waive_records_a_waiver_until_a_date_and_refuses_the_past(tmp_path):
         waive(Namespace(ci="x", path="y", reason="r", until="2000-01-01", by=None), reg, io.StringIO())
 
 
-def test_the_example_register_imports_and_lists_by_flag(tmp_path):
+def test_a_register_export_imports_and_lists_by_flag(tmp_path):
     reg = open_register(None, tmp_path)
     assert register_import(Namespace(file=str(EXAMPLE), match_on=None, dry_run=False, format=None), reg,
                            io.StringIO(), io.StringIO()) == 0
