@@ -127,3 +127,15 @@ def test_untracked_lists_only_what_nobody_declared_or_registered(cli):
     result = cli(*EXAMPLE, "untracked", "--format", "json")
     assert result.code == 2
     assert [(i["kind"], i["identity"]["host"]) for i in result.json()["items"]] == [("server", "build-07")]
+
+
+def test_the_bundled_example_reconciles_this_machine_for_real(cli):
+    assert cli("--project", str(REPO), "register", "import", str(REPO / "examples" / "register.csv")).code == 0
+    result = cli("--project", str(REPO), "run", "--format", "json")
+    report = result.json()
+    localhost = next(i for i in report["items"] if i["ci"] == "localhost")
+    assert localhost["status"] in ("in_sync", "drifted"), localhost["error"]
+    assert localhost["asset"] == "ASSET-0001" and localhost["flags"] == []   # linked by its declared asset tag
+    assert report["run"]["sources"][0] == {"collector": "ansible", "scope": "localhost", "status": "ok",
+                                           "error": None}
+    assert result.code in (0, 2)
