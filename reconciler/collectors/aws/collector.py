@@ -16,6 +16,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_complete
 from typing import Any, Iterable, Mapping, Sequence
 
 import boto3
+from botocore.exceptions import BotoCoreError
 
 from ...errors import CollectorError
 from ...model import CI, Collection, FactSet, Observed, Project, Source
@@ -23,7 +24,7 @@ from ..base import CollectOptions, Collector
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
 from .matching import Outcome, candidates, prepare, resolve
 from .scan import Resource, ScopeResult, fetch_details, list_scope, scope_label
-from .sessions import (DEFAULT_REGION, Account, CallCounter, Clients, Redactor, SessionFactory, client_config,
+from .sessions import (DEFAULT_REGION, Account, BaseSessions, CallCounter, Clients, Redactor, SessionFactory, client_config,
                        open_account, parse_accounts)
 from .spec import KindSpec, owner_hints
 
@@ -58,10 +59,16 @@ class AwsCollector(Collector):
         return [SPEC_BY_KIND[name] for name in dict.fromkeys(names)]
 
     def regions(self, cis: Sequence[CI]) -> list[str]:
-        configured = list(self.aws.get("regions") or [self.session_factory().region_name or DEFAULT_REGION])
+        configured = list(self.aws.get("regions") or [self.default_region()])
         # a CI pinned to a region nobody listed is still looked for there
         declared = [str(ci.match["region"]) for ci in cis if (ci.match or {}).get("region")]
         return list(dict.fromkeys(configured + declared))
+
+    def default_region(self) -> str:
+        try:
+            return self.session_factory().region_name or DEFAULT_REGION
+        except BotoCoreError:  # a broken profile: the account will fail with the reason, in a scope
+            return DEFAULT_REGION
 
     # --- the collection -------------------------------------------------------------------------
 
@@ -69,8 +76,8 @@ class AwsCollector(Collector):
         started = time.monotonic()
         specs, regions = self.specs(cis), self.regions(cis)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="aws") as pool:
-            accounts = list(pool.map(lambda c: open_account(c, self.session_factory, self.clients,
-                                                            regions[0], self.redact),
+            bases = BaseSessions(self.session_factory, self.redact)
+            accounts = list(pool.map(lambda c: open_account(c, bases, self.clients, regions[0]),
                                      parse_accounts(self.aws)))
             results = self.scan(pool, accounts, specs, regions)
             outcomes = self.match(pool, cis, accounts, results, regions[0])

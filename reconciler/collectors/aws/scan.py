@@ -81,9 +81,9 @@ def list_scope(account: Account, spec: KindSpec, region: str, clients: Clients, 
                account_level_region: str | None = None) -> ScopeResult:
     """List one kind in one scope. `region` is where the client points; account-level scopes have none."""
     scope_region = None if spec.account_level else region
-    assert account.session is not None and account.id is not None
+    assert account.id is not None
     try:
-        client = clients.get(account.session, account.id, spec.service, region)
+        client = clients.for_account(account, spec.service, region)
         records = list_records(client, spec)
     except (BotoCoreError, ClientError) as error:
         return ScopeResult(account.id, scope_region, spec, error=redact(describe_error(error)))
@@ -114,10 +114,8 @@ def fetch_details(pool: Executor, wanted: Iterable[tuple[Resource, str]], accoun
         jobs[(id(resource), id(detail))] = (resource, detail)
     futures: list[Future[None]] = []
     for resource, detail in jobs.values():
-        account = accounts[resource.account]
-        assert account.session is not None
         region = resource.region if not resource.spec.account_level else home_region
-        client = clients.get(account.session, resource.account, resource.spec.service, region or home_region)
+        client = clients.for_account(accounts[resource.account], resource.spec.service, region or home_region)
         futures.append(pool.submit(fetch_detail, resource, detail, client, redact))
     for future in futures:
         future.result()
