@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 import boto3
 import pytest

@@ -42,14 +42,14 @@ def world_cis(ids: dict[str, str]) -> list[CI]:
 
 
 @pytest.fixture(scope="module")
-def world(moto: Any) -> tuple[dict[str, str], list[CI], Collection]:  # noqa: F811
+def world(moto: Any) -> tuple[dict[str, str], list[CI], Collection]:
     ids = seed_world(moto)
     cis = world_cis(ids)
     return ids, cis, collect(TWO_ACCOUNTS, cis)
 
 
 def test_every_kind_in_sync_ci_has_exactly_its_declared_facts(world: Any) -> None:
-    ids, cis, collection = world
+    _, cis, collection = world
     for ci in cis:
         if ci.id.endswith("ok") or ci.id in ("web-sg", "alice"):
             fact_set = collection.facts[ci.id]
@@ -58,7 +58,7 @@ def test_every_kind_in_sync_ci_has_exactly_its_declared_facts(world: Any) -> Non
 
 
 def test_every_kind_drifted_ci_shows_the_actual_value(world: Any) -> None:
-    ids, cis, collection = world
+    _, _, collection = world
     actual = {name: collection.facts[name].facts for name in collection.facts}
     assert differing(actual["web-drift"], {"instance_type": "t3.micro"}) == {"instance_type": "t2.micro"}
     assert actual["db-sg"]["ingress"] == ["tcp/5432 from 0.0.0.0/0"]
@@ -124,7 +124,7 @@ def test_provider_defaults_are_left_out_unless_strict(world: Any) -> None:
 
 
 def test_matched_resources_are_not_untracked_and_name_their_ci(world: Any) -> None:
-    ids, cis, collection = world
+    _, _, collection = world
     by_ci = {o.ci: o for o in collection.observed if o.ci}
     assert set(by_ci) == {ci.id for ci in cis}
     assert by_ci["web-ok"].identity["id"] == ids["web-ok"]

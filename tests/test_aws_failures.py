@@ -20,7 +20,7 @@ EU = "eu-west-1"
 
 
 @pytest.fixture(scope="module")
-def small_world(moto: Any) -> Any:  # noqa: F811
+def small_world(moto: Any) -> Any:
     a = moto.session(ACCOUNT_A, EU)
     instance(a.client("ec2"), "app")
     bucket(a.client("s3"), "app-data", versioned=True, Owner="team-app")
@@ -48,6 +48,18 @@ def test_a_role_reaching_the_wrong_account_fails_that_account_only(small_world: 
     assert collection.facts["app-data"].ok
     assert not [o for o in collection.observed if o.identity["account"] == ACCOUNT_B]
     assert statuses(collection)[f"{ACCOUNT_A}/{EU}"] == ("ok", None)
+
+
+def test_a_named_profile_assuming_a_role_reaches_its_account(small_world: Any, tmp_path: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "config").write_text(f"[profile ops-b]\nrole_arn = {ROLE_B}\nsource_profile = base\n")
+    (tmp_path / "credentials").write_text("[base]\naws_access_key_id = base-key\naws_secret_access_key = x\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    aws = {"regions": [EU], "accounts": [{"id": ACCOUNT_B, "profile": "ops-b"}]}
+    collection = collect(aws, [make_ci("b-app", "aws.ec2.instance", {"instance_type": "t3.micro"})])
+    assert statuses(collection)[f"{ACCOUNT_B}/{EU}"] == ("ok", None)
+    assert collection.facts["b-app"].ok and collection.facts["b-app"].identity["account"] == ACCOUNT_B
 
 
 def test_a_profile_that_does_not_exist_fails_its_account_with_the_reason(small_world: Any) -> None:

@@ -23,4 +23,4 @@ def untracked(collection: Collection, strict: bool = False) -> list[Observed]:
                                         str(o.identity.get("region")), str(o.identity.get("id"))))
 
 
-__all__ = ["AwsCollector", "KINDS", "SPECS", "SPEC_BY_KIND", "untracked"]
+__all__ = ["KINDS", "SPECS", "SPEC_BY_KIND", "AwsCollector", "untracked"]

@@ -24,8 +24,18 @@ from ..base import CollectOptions, Collector
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
 from .matching import Outcome, candidates, prepare, resolve
 from .scan import Resource, ScopeResult, fetch_details, list_scope, scope_label
-from .sessions import (DEFAULT_REGION, Account, BaseSessions, CallCounter, Clients, Redactor, SessionFactory, client_config,
-                       open_account, parse_accounts)
+from .sessions import (
+    DEFAULT_REGION,
+    Account,
+    BaseSessions,
+    CallCounter,
+    Clients,
+    Redactor,
+    SessionFactory,
+    client_config,
+    open_account,
+    parse_accounts,
+)
 from .spec import KindSpec, owner_hints
 
 SPECS: tuple[KindSpec, ...] = (ec2_instance.SPEC, ec2_security_group.SPEC, ec2_volume.SPEC, ec2_eip.SPEC,

@@ -12,8 +12,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .spec import BOOL, MATCHER, SET, TAGS, Detail, KindSpec, Raw, error_code, make_kind, matchers, pick, \
-    record, uses
+from .spec import (
+    BOOL,
+    MATCHER,
+    SET,
+    TAGS,
+    Detail,
+    KindSpec,
+    Raw,
+    error_code,
+    make_kind,
+    matchers,
+    pick,
+    record,
+    uses,
+)
 
 NAME = "aws.iam.user"
 

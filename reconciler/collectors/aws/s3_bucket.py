@@ -17,8 +17,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .spec import BOOL, MATCHER, TAGS, Detail, KindSpec, Raw, error_code, make_kind, matchers, plain, record, \
-    uses
+from .spec import (
+    BOOL,
+    MATCHER,
+    TAGS,
+    Detail,
+    KindSpec,
+    Raw,
+    error_code,
+    make_kind,
+    matchers,
+    plain,
+    record,
+    uses,
+)
 
 NAME = "aws.s3.bucket"
 
