@@ -74,7 +74,7 @@ def test_identity_carries_account_region_id_and_aliases(world: Any) -> None:
     web = collection.facts["web-ok"].identity
     assert web["account"] == ACCOUNT_A and web["region"] == EU and web["id"] == ids["web-ok"]
     assert web["name"] == "web-ok" and web["arn"].endswith(f":{ACCOUNT_A}:instance/{ids['web-ok']}")
-    assert collection.facts["logs-ok"].identity["region"] == EU  # from GetBucketLocation, matched only
+    assert collection.facts["logs-ok"].identity["region"] == EU  # from GetBucketLocation
     orders = collection.facts["orders-ok"].identity
     assert orders["account"] == ACCOUNT_B and orders["arn"] == f"arn:aws:rds:{US}:{ACCOUNT_B}:db:orders-ok"
 
@@ -107,6 +107,8 @@ def test_untracked_items_show_owner_hints_creation_and_attachment(world: Any) ->
     assert orphan.facts["attached"] is False and orphan.facts["owner_hints"] == {"CostCenter": "42"}
     assert found[ids["orphan-ip"]].facts["associated"] is False
     assert found["tmp-export"].facts["created"]
+    assert found["tmp-export"].identity == {"account": ACCOUNT_A, "region": EU, "id": "tmp-export",
+                                            "name": "tmp-export", "arn": "arn:aws:s3:::tmp-export"}
 
 
 def test_provider_defaults_are_left_out_unless_strict(world: Any) -> None:
@@ -124,7 +126,7 @@ def test_provider_defaults_are_left_out_unless_strict(world: Any) -> None:
 
 
 def test_matched_resources_are_not_untracked_and_name_their_ci(world: Any) -> None:
-    _, _, collection = world
+    ids, cis, collection = world
     by_ci = {o.ci: o for o in collection.observed if o.ci}
     assert set(by_ci) == {ci.id for ci in cis}
     assert by_ci["web-ok"].identity["id"] == ids["web-ok"]
@@ -136,9 +138,10 @@ def test_only_list_calls_for_ec2_and_declared_calls_per_bucket_and_user(world: A
     for op in ("describe_instances", "describe_security_groups", "describe_volumes", "describe_addresses"):
         assert calls[f"ec2.{op}"] == 4, op  # 2 accounts x 2 regions, one page each
     assert calls["s3.list_buckets"] == 2 and calls["iam.list_users"] == 2
-    # per bucket only what the two bucket CIs declare (+ location for their identity); never for tmp-export
+    # per bucket: its location (identity: moto's ListBuckets has no BucketRegion), and only what the two
+    # bucket CIs declare
     assert calls["s3.get_bucket_versioning"] == 2 and calls["s3.get_bucket_encryption"] == 1
-    assert calls["s3.get_bucket_location"] == 2 and "s3.get_bucket_tagging" not in calls
+    assert calls["s3.get_bucket_location"] == 3 and "s3.get_bucket_tagging" not in calls
     assert calls["iam.list_mfa_devices"] == 2 and calls["iam.get_login_profile"] == 1
     assert collection.stats["api_calls"] == sum(calls.values())
     assert collection.stats["api_calls_by_kind"]["aws.ec2.instance"] == 4

@@ -154,3 +154,14 @@ def test_assumed_role_credentials_never_appear_in_the_collection(small_world: An
     keys = collection.facts["carol"].facts["access_keys"]
     assert keys[0]["status"] == "Active" and keys[0]["age_days"] == 0
     assert full_key not in text and keys[0]["access_key_id"].endswith(full_key[-4:])
+
+
+def test_a_bucket_outside_the_scanned_regions_is_not_untracked_but_can_be_declared(small_world: Any) -> None:
+    s3 = boto3.client("s3", region_name="ap-south-1")
+    s3.create_bucket(Bucket="far-away", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    aws = {"regions": [EU], "accounts": [{"id": ACCOUNT_A}]}
+    assert "far-away" not in {o.identity["id"] for o in collect(aws, []).observed}
+    ci = make_ci("far", "aws.s3.bucket", {"versioning": "Disabled"}, account=ACCOUNT_A, name="far-away")
+    collection = collect(aws, [ci])
+    assert collection.facts["far"].ok and collection.facts["far"].identity["region"] == "ap-south-1"
+    assert [o.ci for o in collection.observed if o.identity["id"] == "far-away"] == ["far"]

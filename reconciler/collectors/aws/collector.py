@@ -22,7 +22,7 @@ from ...errors import CollectorError
 from ...model import CI, Collection, FactSet, Observed, Project, Source
 from ..base import CollectOptions, Collector
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
-from .matching import Outcome, candidates, prepare, resolve
+from .matching import Outcome, prepare, resolve
 from .scan import Resource, ScopeResult, fetch_details, list_scope, scope_label
 from .sessions import (
     DEFAULT_REGION,
@@ -90,15 +90,18 @@ class AwsCollector(Collector):
             accounts = list(pool.map(lambda c: open_account(c, bases, self.clients, regions[0]),
                                      parse_accounts(self.aws)))
             results = self.scan(pool, accounts, specs, regions)
+            self.locate(pool, accounts, results, regions[0])
             outcomes = self.match(pool, cis, accounts, results, regions[0])
-        return self.assemble(outcomes, results, time.monotonic() - started)
+        return self.assemble(outcomes, results, set(regions), time.monotonic() - started)
 
     def scan(self, pool: Executor, accounts: list[Account], specs: list[KindSpec],
              regions: list[str]) -> list[ScopeResult]:
         results: list[ScopeResult] = []
         futures: dict[Future[ScopeResult], str] = {}
-        for account in accounts:
-            for spec in specs:
+        # kind-major order: the heaviest listings (instances first) start first, so the endpoint is kept
+        # busy while earlier answers are parsed here
+        for spec in specs:
+            for account in accounts:
                 for region in ([regions[0]] if spec.account_level else regions):
                     where = None if spec.account_level else region
                     if account.error:
@@ -126,6 +129,18 @@ class AwsCollector(Collector):
         progress.finish()
         return done
 
+    def locate(self, pool: Executor, accounts: list[Account], results: list[ScopeResult], home: str) -> None:
+        """The region of account-level resources is part of their identity: ask for it where the listing
+        did not say (ListBuckets sends BucketRegion on AWS, not on moto). A failure fails that scope."""
+        by_id = {a.id: a for a in accounts if a.id}
+        wanted = [(r, "region") for s in results if s.ok and s.spec.detail_for("region")
+                  for r in s.resources or () if r.region is None]
+        fetch_details(pool, wanted, by_id, self.clients, home, self.redact)
+        for scope in results:
+            failed = [r for r in scope.resources or () if "region" in r.detail_errors]
+            if failed:
+                scope.error, scope.resources = f"{failed[0].describe()}: {failed[0].detail_errors['region']}", None
+
     def match(self, pool: Executor, cis: Sequence[CI], accounts: list[Account], results: list[ScopeResult],
               home: str) -> list[Outcome]:
         unverified = {a.label for a in accounts if a.error and not a.config.id}
@@ -139,34 +154,31 @@ class AwsCollector(Collector):
 
     # --- the result -----------------------------------------------------------------------------
 
-    def assemble(self, outcomes: list[Outcome], results: list[ScopeResult], seconds: float) -> Collection:
+    def assemble(self, outcomes: list[Outcome], results: list[ScopeResult], regions: set[str],
+                 seconds: float) -> Collection:
         facts = {o.ci.id: fact_set(o) for o in outcomes}
         matched: dict[int, str] = {}
         for outcome in sorted(outcomes, key=lambda o: o.ci.id, reverse=True):
             if outcome.resource is not None and facts[outcome.ci.id].error is None:
                 matched[id(outcome.resource)] = outcome.ci.id
-        observed = tuple(observe(r, matched.get(id(r))) for s in results if s.ok for r in s.resources or ())
+        # global kinds report what lives in the scanned regions (a CI may still match a bucket elsewhere)
+        observed = tuple(observe(r, matched.get(id(r))) for s in results if s.ok for r in s.resources or ()
+                         if r.region is None or r.region in regions or id(r) in matched)
         stats = run_stats(self.clients.counter, results, seconds)
         return Collection(facts=facts, sources=sources(results), observed=observed, stats=stats)
 
 
 def matching_wants(outcomes: Iterable[Outcome]) -> Iterable[tuple[Resource, str]]:
-    """Per-resource facts identity needs: tags when a CI matches by tags, the region of global kinds."""
+    """Per-resource facts matching needs: tags, when a CI matches by tags and the listing has none."""
     for outcome in outcomes:
-        if outcome.error:
-            continue
-        if "tags" in outcome.match:
+        if not outcome.error and "tags" in outcome.match:
             yield from ((r, "tags") for s in outcome.scopes if s.ok for r in s.resources or ())
-        if outcome.spec.account_level and "region" in outcome.match:
-            yield from ((r, "region") for r in candidates(outcome, check_region=False))
 
 
 def declared_wants(outcomes: Iterable[Outcome]) -> Iterable[tuple[Resource, str]]:
     for outcome in outcomes:
         if outcome.resource is not None:
             yield from ((outcome.resource, key) for key in outcome.ci.desired)
-            if outcome.spec.account_level:
-                yield outcome.resource, "region"
 
 
 def fact_set(outcome: Outcome) -> FactSet:

@@ -1,8 +1,9 @@
 """aws.s3.bucket: S3 buckets, one ListBuckets per account; every other attribute is one call per bucket.
 
 Those per-bucket calls (`DETAILS`) are made only for buckets matched to a CI that declares the
-attribute, or — for tags — for every bucket when some CI matches buckets by tags. The region comes
-from ListBuckets' `BucketRegion` when AWS sends it, else from GetBucketLocation, again only when needed.
+attribute, or — for tags — for every bucket when some CI matches buckets by tags. The region is part
+of a bucket's identity: it comes from ListBuckets' `BucketRegion`, which AWS sends (no extra call), else
+(moto, older S3-compatible endpoints) from one GetBucketLocation per bucket.
 
 "Not configured" answers are facts, not failures, and we report what real S3 would enforce:
 - no default-encryption configuration (moto raises ServerSideEncryptionConfigurationNotFoundError for
