@@ -98,25 +98,35 @@ def test_a_closed_endpoint_fails_its_kinds_and_leaves_the_others_working(
     assert kinds == {"aws.s3.bucket", "aws.rds.instance"}
 
 
-def test_access_denied_on_one_api_fails_only_that_kind_in_that_scope(small_world: Any,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def limited_user(name: str, denied: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An IAM user of account A allowed everything but `denied`; the collector runs with its keys."""
     iam = boto3.client("iam")
-    iam.create_user(UserName="scanner")
+    iam.create_user(UserName=name)
     policy = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "*", "Resource": "*"},
-        {"Effect": "Deny", "Action": ["rds:DescribeDBInstances", "s3:GetBucketVersioning"], "Resource": "*"}]}
-    iam.put_user_policy(UserName="scanner", PolicyName="readonly-but", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="scanner")["AccessKey"]
+        {"Effect": "Deny", "Action": denied, "Resource": "*"}]}
+    iam.put_user_policy(UserName=name, PolicyName="readonly-but", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    return key
+
+
+def collect_with_iam_auth(moto: Any, cis: list[Any]) -> Collection:
+    moto.enable_iam_auth()
+    try:
+        return collect({"regions": [EU], "accounts": [{"id": ACCOUNT_A}]}, cis)
+    finally:
+        moto.disable_iam_auth()
+
+
+def test_access_denied_on_one_api_fails_only_that_kind_in_that_scope(small_world: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    key = limited_user("scanner", ["rds:DescribeDBInstances", "s3:GetBucketVersioning"], monkeypatch)
     cis = [make_ci("app-db", "aws.rds.instance", {"multi_az": False}, account=ACCOUNT_A, region=EU),
            make_ci("app-data", "aws.s3.bucket", {"versioning": "Enabled"}, account=ACCOUNT_A),
            make_ci("app-stray", "aws.s3.bucket", {"logging": {"enabled": False}}, account=ACCOUNT_A)]
-    small_world.enable_iam_auth()
-    try:
-        collection = collect({"regions": [EU], "accounts": [{"id": ACCOUNT_A}]}, cis)
-    finally:
-        small_world.disable_iam_auth()
+    collection = collect_with_iam_auth(small_world, cis)
     found = statuses(collection)
     assert found[f"{ACCOUNT_A}/{EU}"] == ("ok", None)
     status, error = found[f"{ACCOUNT_A}/{EU}/aws.rds.instance"]
@@ -127,6 +137,18 @@ def test_access_denied_on_one_api_fails_only_that_kind_in_that_scope(small_world
     assert not [o for o in collection.observed if o.kind == "aws.rds.instance"]
     assert {o.kind for o in collection.observed} >= {"aws.ec2.instance", "aws.s3.bucket"}
     assert key["SecretAccessKey"] not in repr(collection)
+
+
+def test_bucket_regions_denied_fail_the_bucket_scope_and_report_no_bucket(small_world: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    limited_user("no-location", ["s3:GetBucketLocation"], monkeypatch)
+    cis = [make_ci("app-data", "aws.s3.bucket", {"versioning": "Enabled"}, account=ACCOUNT_A),
+           make_ci("app", "aws.ec2.instance", {"instance_type": "t3.micro"}, account=ACCOUNT_A)]
+    collection = collect_with_iam_auth(small_world, cis)
+    status, error = statuses(collection)[f"{ACCOUNT_A}/global/aws.s3.bucket"]
+    assert status == "failed" and "GetBucketLocation" in (error or "")
+    assert collection.facts["app-data"].error and collection.facts["app"].ok
+    assert not [o for o in collection.observed if o.kind == "aws.s3.bucket"]
 
 
 def test_assumed_role_credentials_never_appear_in_the_collection(small_world: Any) -> None:

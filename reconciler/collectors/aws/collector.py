@@ -23,7 +23,16 @@ from ...model import CI, Collection, FactSet, Observed, Project, Source
 from ..base import CollectOptions, Collector
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
 from .matching import Outcome, prepare, resolve
-from .scan import Resource, ScopeResult, fetch_details, list_scope, scope_label
+from .scan import (
+    Resource,
+    ScopeResult,
+    fail_unlocated,
+    fetch_details,
+    list_scope,
+    scope_label,
+    submit_details,
+    unlocated,
+)
 from .sessions import (
     DEFAULT_REGION,
     Account,
@@ -90,7 +99,6 @@ class AwsCollector(Collector):
             accounts = list(pool.map(lambda c: open_account(c, bases, self.clients, regions[0]),
                                      parse_accounts(self.aws)))
             results = self.scan(pool, accounts, specs, regions)
-            self.locate(pool, accounts, results, regions[0])
             outcomes = self.match(pool, cis, accounts, results, regions[0])
         return self.assemble(outcomes, results, set(regions), time.monotonic() - started)
 
@@ -109,37 +117,32 @@ class AwsCollector(Collector):
                         continue
                     future = pool.submit(list_scope, account, spec, region, self.clients, self.redact)
                     futures[future] = scope_label(account.label, where)
-        return results + self.wait_scopes(futures, results)
+        listed = self.wait_scopes(pool, futures, results, {a.id: a for a in accounts if a.id}, regions[0])
+        return results + listed
 
-    def wait_scopes(self, futures: Mapping[Future[ScopeResult], str],
-                    failed: list[ScopeResult]) -> list[ScopeResult]:
-        """Collect list results, advancing progress once per account/region when its last kind is done."""
+    def wait_scopes(self, pool: Executor, futures: Mapping[Future[ScopeResult], str], failed: list[ScopeResult],
+                    accounts: dict[str, Account], home: str) -> list[ScopeResult]:
+        """Collect list results, advancing progress once per account/region when its last kind is done.
+        Bucket regions (identity) are asked for as soon as a bucket listing arrives, while EC2 still lists."""
         remaining: dict[str, int] = defaultdict(int)
         for label in futures.values():
             remaining[label] += 1
         progress = self.options.progress
         progress.start(len(remaining) + len({r.label for r in failed}), "aws account/region scopes")
         progress.advance(len({r.label for r in failed}))
-        done = []
+        done, located = [], []
         for future in as_completed(futures):
             done.append(future.result())
+            located += submit_details(pool, unlocated(done[-1]), accounts, self.clients, home, self.redact)
             remaining[futures[future]] -= 1
             if remaining[futures[future]] == 0:
                 progress.advance()
+        for pending in located:
+            pending.result()
+        for result in done:
+            fail_unlocated(result)
         progress.finish()
         return done
-
-    def locate(self, pool: Executor, accounts: list[Account], results: list[ScopeResult], home: str) -> None:
-        """The region of account-level resources is part of their identity: ask for it where the listing
-        did not say (ListBuckets sends BucketRegion on AWS, not on moto). A failure fails that scope."""
-        by_id = {a.id: a for a in accounts if a.id}
-        wanted = [(r, "region") for s in results if s.ok and s.spec.detail_for("region")
-                  for r in s.resources or () if r.region is None]
-        fetch_details(pool, wanted, by_id, self.clients, home, self.redact)
-        for scope in results:
-            failed = [r for r in scope.resources or () if "region" in r.detail_errors]
-            if failed:
-                scope.error, scope.resources = f"{failed[0].describe()}: {failed[0].detail_errors['region']}", None
 
     def match(self, pool: Executor, cis: Sequence[CI], accounts: list[Account], results: list[ScopeResult],
               home: str) -> list[Outcome]:

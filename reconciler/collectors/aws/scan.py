@@ -103,19 +103,39 @@ def fetch_detail(resource: Resource, detail: Detail, client: Any, redact: Redact
         resource.identity["region"] = resource.region
 
 
-def fetch_details(pool: Executor, wanted: Iterable[tuple[Resource, str]], accounts: dict[str, Account],
-                  clients: Clients, home_region: str, redact: Redactor) -> None:
-    """Fetch each (resource, fact) not yet known, one call per (resource, detail), concurrently."""
+def submit_details(pool: Executor, wanted: Iterable[tuple[Resource, str]], accounts: dict[str, Account],
+                   clients: Clients, home_region: str, redact: Redactor) -> list[Future[None]]:
+    """Queue one call per (resource, detail) for each (resource, fact) not yet known."""
     jobs: dict[tuple[int, int], tuple[Resource, Detail]] = {}
     for resource, fact in wanted:
         detail = resource.spec.detail_for(fact)
         if detail is None or fact in resource.facts or fact in resource.detail_errors:
             continue
         jobs[(id(resource), id(detail))] = (resource, detail)
-    futures: list[Future[None]] = []
+    futures = []
     for resource, detail in jobs.values():
         region = resource.region if not resource.spec.account_level else home_region
         client = clients.for_account(accounts[resource.account], resource.spec.service, region or home_region)
         futures.append(pool.submit(fetch_detail, resource, detail, client, redact))
-    for future in futures:
+    return futures
+
+
+def fetch_details(pool: Executor, wanted: Iterable[tuple[Resource, str]], accounts: dict[str, Account],
+                  clients: Clients, home_region: str, redact: Redactor) -> None:
+    for future in submit_details(pool, wanted, accounts, clients, home_region, redact):
         future.result()
+
+
+def unlocated(result: ScopeResult) -> list[tuple[Resource, str]]:
+    """Resources of an account-level scope whose region (part of their identity) the listing left out."""
+    if not result.ok or not result.spec.detail_for("region"):
+        return []
+    return [(r, "region") for r in result.resources or () if r.region is None]
+
+
+def fail_unlocated(result: ScopeResult) -> None:
+    """A region we could not learn fails the scope: nothing there is then reported untracked or missing."""
+    failed = [r for r in result.resources or () if "region" in r.detail_errors]
+    if failed:
+        result.error = f"{failed[0].describe()}: {failed[0].detail_errors['region']}"
+        result.resources = None
