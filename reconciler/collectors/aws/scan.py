@@ -1,0 +1,141 @@
+"""Scanning: list every kind in every account/region scope, and fetch per-resource details on demand.
+
+In: verified Accounts, the KindSpecs to scan, the regions. Out: one ScopeResult per
+(account, region|global, kind) — the normalised Resources it holds, or the error that kept it from being
+listed (AccessDenied on one API fails only that kind there). One list call per page, never a
+per-resource describe; `fetch_details` runs the extra per-resource calls a caller asks for.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import jmespath
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .sessions import Account, Clients, Redactor, describe_error
+from .spec import Detail, KindSpec, Raw
+
+GLOBAL = "global"
+
+
+def scope_label(account: str, region: str | None) -> str:
+    return f"{account}/{region or GLOBAL}"
+
+
+@dataclass
+class Resource:
+    spec: KindSpec
+    account: str
+    region: str | None  # None for account-level kinds until their region is known
+    raw: Raw
+    facts: dict[str, Any]
+    identity: dict[str, Any]
+    detail_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def scope(self) -> str:
+        return scope_label(self.account, None if self.spec.account_level else self.region)
+
+    def describe(self) -> str:
+        name = self.identity.get("name")
+        label = self.identity["id"] + (f" ({name})" if name and name != self.identity["id"] else "")
+        return f"{label} in {scope_label(self.account, self.region)}"
+
+
+@dataclass
+class ScopeResult:
+    account: str
+    region: str | None  # None: account-level (global) scope
+    spec: KindSpec
+    resources: list[Resource] | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return scope_label(self.account, self.region)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def make_resource(spec: KindSpec, account: str, region: str | None, raw: Raw) -> Resource:
+    facts = spec.normalise(raw)
+    where = region if not spec.account_level else facts.get("region")
+    ident = {"account": account, "region": where, **spec.identity(raw, account, region)}
+    return Resource(spec, account, where, raw, facts, {k: v for k, v in ident.items() if v is not None})
+
+
+def list_records(client: Any, spec: KindSpec) -> list[Raw]:
+    if spec.paginated:
+        pages = client.get_paginator(spec.list_call).paginate(**spec.list_args)
+        return list(pages.search(spec.result_key))
+    args = {k: v for k, v in spec.list_args.items() if k != "PaginationConfig"}
+    return jmespath.search(spec.result_key, getattr(client, spec.list_call)(**args)) or []
+
+
+def list_scope(account: Account, spec: KindSpec, region: str, clients: Clients, redact: Redactor,
+               account_level_region: str | None = None) -> ScopeResult:
+    """List one kind in one scope. `region` is where the client points; account-level scopes have none."""
+    scope_region = None if spec.account_level else region
+    assert account.id is not None
+    try:
+        client = clients.for_account(account, spec.service, region)
+        records = list_records(client, spec)
+    except (BotoCoreError, ClientError) as error:
+        return ScopeResult(account.id, scope_region, spec, error=redact(describe_error(error)))
+    resources = [make_resource(spec, account.id, scope_region, raw) for raw in records]
+    return ScopeResult(account.id, scope_region, spec, resources=resources)
+
+
+def fetch_detail(resource: Resource, detail: Detail, client: Any, redact: Redactor) -> None:
+    try:
+        resource.facts.update(detail.fetch(client, resource.raw))
+    except (BotoCoreError, ClientError) as error:
+        for fact in detail.provides:
+            resource.detail_errors[fact] = redact(describe_error(error))
+        return
+    if "region" in detail.provides and resource.spec.account_level:
+        resource.region = resource.facts["region"]
+        resource.identity["region"] = resource.region
+
+
+def submit_details(pool: Executor, wanted: Iterable[tuple[Resource, str]], accounts: dict[str, Account],
+                   clients: Clients, home_region: str, redact: Redactor) -> list[Future[None]]:
+    """Queue one call per (resource, detail) for each (resource, fact) not yet known."""
+    jobs: dict[tuple[int, int], tuple[Resource, Detail]] = {}
+    for resource, fact in wanted:
+        detail = resource.spec.detail_for(fact)
+        if detail is None or fact in resource.facts or fact in resource.detail_errors:
+            continue
+        jobs[(id(resource), id(detail))] = (resource, detail)
+    futures = []
+    for resource, detail in jobs.values():
+        region = resource.region if not resource.spec.account_level else home_region
+        client = clients.for_account(accounts[resource.account], resource.spec.service, region or home_region)
+        futures.append(pool.submit(fetch_detail, resource, detail, client, redact))
+    return futures
+
+
+def fetch_details(pool: Executor, wanted: Iterable[tuple[Resource, str]], accounts: dict[str, Account],
+                  clients: Clients, home_region: str, redact: Redactor) -> None:
+    for future in submit_details(pool, wanted, accounts, clients, home_region, redact):
+        future.result()
+
+
+def unlocated(result: ScopeResult) -> list[tuple[Resource, str]]:
+    """Resources of an account-level scope whose region (part of their identity) the listing left out."""
+    if not result.ok or not result.spec.detail_for("region"):
+        return []
+    return [(r, "region") for r in result.resources or () if r.region is None]
+
+
+def fail_unlocated(result: ScopeResult) -> None:
+    """A region we could not learn fails the scope: nothing there is then reported untracked or missing."""
+    failed = [r for r in result.resources or () if "region" in r.detail_errors]
+    if failed:
+        result.error = f"{failed[0].describe()}: {failed[0].detail_errors['region']}"
+        result.resources = None
