@@ -48,6 +48,9 @@ from .register.identify import (NO_MATCH, AssetIndex, Match, canonical_json, ide
 SEEN_STATUSES = (Status.IN_SYNC, Status.DRIFTED)
 IN_SERVICE = ("deployed", "in_repair")
 CONFLICTING = ("retired", "disposed", "in_stock")
+# What the owner of an account needs to decide about an untracked resource: who may own it, since when,
+# and whether it is attached (an unattached volume or address costs money for nothing).
+DECISION_FACTS = ("owner_hints", "tags", "created", "state", "attached", "associated", "hostname")
 KEY_RANK = ("declared", "serial", "uuid", "instance_id", "arn", "bucket", "hostname", "mac", "linked")
 
 
@@ -221,6 +224,7 @@ def _resource_item(run: _Run, resource: Observed, match: Match, contested: bool)
         return item
     if asset is None:
         item.flags.append("untracked")
+        item.details = {key: resource.facts[key] for key in DECISION_FACTS if resource.facts.get(key) is not None}
         return item
     if asset.asset_tag in run.claimed:
         return None  # a weaker view of an asset another resource holds

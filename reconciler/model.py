@@ -166,6 +166,7 @@ class Item:
     drift: list[Drift] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # what a person needs to decide about it
 
 
 @dataclass

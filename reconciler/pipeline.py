@@ -116,13 +116,22 @@ def collect(project: Project, cis: Sequence[CI], options: RunOptions) -> list[Co
     registry: Registry = project.registry
     by_collector: dict[type, list[CI]] = {}
     unserved: list[CI] = []
+    if options.limit is None:  # collectors that look for undeclared resources scan even without CIs
+        for scanner in registry.scanners(project.settings):
+            if options.kind is None or any(fnmatchcase(k.name, options.kind) for k in scanner.kinds):
+                by_collector.setdefault(scanner, [])
     for ci in cis:
         collector = registry.collector_for(ci.kind, project.settings)
         (by_collector.setdefault(collector, []) if collector else unserved).append(ci)
-    collect_options = CollectOptions(facts_dir=options.facts_dir, progress=options.progress)
-    collections = [replace(collector(project, collect_options).collect(group), collector=collector.name)
-                   for collector, group in by_collector.items()]
+    collections = [replace(collector(project, _collect_options(collector, options)).collect(group),
+                           collector=collector.name) for collector, group in by_collector.items()]
     return collections + [_unserved(unserved)] if unserved else collections
+
+
+def _collect_options(collector: type, options: RunOptions) -> CollectOptions:
+    kinds = [k.name for k in collector.kinds if options.kind is None or fnmatchcase(k.name, options.kind)]
+    return CollectOptions(facts_dir=options.facts_dir, progress=options.progress,
+                          extra={"kinds": kinds} if options.kind else {})
 
 
 def _unserved(cis: list[CI]) -> Collection:

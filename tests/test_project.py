@@ -113,7 +113,7 @@ BROKEN = {
     "desired/syntax.yml": ("ci: c\nkind: server\ndesired:\n  packages: [a, b\n", "desired/syntax.yml:5: YAML syntax error"),
     "desired/wrongtype.yml": ("ci: d\nkind: server\ndesired:\n  services:\n    nginx: {state: runing}\n",
                               "desired/wrongtype.yml:5 (document 1) at 'desired.services.nginx.state': 'runing' is not one of"),
-    "desired/kind.yml": ("ci: e\nkind: sever\n", "desired/kind.yml:2 (document 1) at 'kind': unknown kind 'sever' (known: server)"),
+    "desired/kind.yml": ("ci: e\nkind: sever\n", "desired/kind.yml:2 (document 1) at 'kind': unknown kind 'sever' (known: aws.ec2.eip, "),
     "desired/dup.yml": ("ci: web-01\nkind: server\n---\nci: web-01\nkind: server\n",
                         "at 'ci': duplicate CI id 'web-01', also declared in desired/dup.yml (document 1"),
     "desired/nobase.yml": ("ci: f\nkind: server\nextends: [debian-13]\n",

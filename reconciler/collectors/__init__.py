@@ -17,11 +17,12 @@ from ..errors import Problem
 from ..model import Settings
 from .base import Collector, Kind
 from .ansible import AnsibleCollector
+from .aws import AwsCollector
 from .facts_dir import FactsDirCollector
 
 
 def builtin_collectors() -> list[type[Collector]]:
-    return [FactsDirCollector, AnsibleCollector]  # facts_dir first: when active, it takes server CIs
+    return [FactsDirCollector, AnsibleCollector, AwsCollector]  # facts_dir first: when active, it takes server CIs
 
 
 @dataclass
@@ -31,6 +32,9 @@ class Registry:
     @property
     def kinds(self) -> dict[str, Kind]:
         return {kind.name: kind for collector in self.collectors for kind in collector.kinds}
+
+    def scanners(self, settings: Settings) -> list[type[Collector]]:
+        return [collector for collector in self.collectors if collector.active(settings) and collector.scans(settings)]
 
     def collector_for(self, kind: str, settings: Settings) -> type[Collector] | None:
         for collector in self.collectors:

@@ -57,6 +57,12 @@ class Collector(ABC):
         """Whether this collector takes part in runs with these settings."""
         return True
 
+    @classmethod
+    def scans(cls, settings: Settings) -> bool:
+        """Whether it runs even when no CI of its kinds is selected: a collector that lists everything in
+        a scope (a cloud account) finds undeclared resources that way."""
+        return False
+
     @abstractmethod
     def collect(self, cis: Sequence[CI]) -> Collection:
         """Facts for each of `cis` (all of kinds this collector serves)."""

@@ -38,6 +38,7 @@ def item_dict(item: Item) -> dict[str, Any]:
         "ci": item.ci, "kind": item.kind, "status": item.status.value if item.status else None,
         "severity": item.severity, "owner": item.owner, "asset": item.asset, "identity": dict(item.identity),
         "drift": [drift_dict(d) for d in item.drift], "flags": list(item.flags), "error": item.error,
+        **({"details": item.details} if item.details else {}),
     }
 
 
@@ -57,7 +58,8 @@ def result_from_report(report: dict[str, Any]) -> RunResult:
                   identity=i["identity"], owner=i.get("owner"), asset=i.get("asset"), severity=i.get("severity"),
                   drift=[Drift(d["path"], Change(d["change"]), d["desired"], d["actual"], d["severity"], d["waived"])
                          for d in i["drift"]],
-                  flags=list(i["flags"]), error=i["error"]) for i in report["items"]]
+                  flags=list(i["flags"]), error=i["error"], details=i.get("details") or {})
+             for i in report["items"]]
     return RunResult(id=run["id"], started_at=run["started_at"], finished_at=run["finished_at"],
                      sources=[Source(**s) for s in run["sources"]], items=items,
                      coverage=report["summary"].get("coverage") or {}, exit_code=run["exit_code"],

@@ -71,6 +71,7 @@ def _flag_line(item: Item) -> str:
     name = item.ci or item.asset or identity
     details = [identity] if identity != name else []
     details += [f"owner {item.owner}"] if item.owner else []
+    details += [f"{key} {show(value)}" for key, value in item.details.items() if key != "tags"]
     return f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}" + (f" ({'; '.join(details)})" if details else "")
 
 

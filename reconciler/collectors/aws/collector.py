@@ -19,7 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError
 
 from ...errors import CollectorError
-from ...model import CI, Collection, FactSet, Observed, Project, Source
+from ...model import CI, Collection, FactSet, Observed, Project, Settings, Source
 from ..base import CollectOptions, Collector
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
 from .matching import Outcome, prepare, resolve
@@ -69,8 +69,12 @@ class AwsCollector(Collector):
 
     # --- what to scan ---------------------------------------------------------------------------
 
+    @classmethod
+    def scans(cls, settings: Settings) -> bool:
+        return bool(settings.aws)  # an `aws:` section: list its accounts even with no AWS CI declared
+
     def specs(self, cis: Sequence[CI]) -> list[KindSpec]:
-        names = list(self.options.extra.get("aws_kinds") or self.aws.get("kinds") or SPEC_BY_KIND)
+        names = list(self.options.extra.get("kinds") or self.aws.get("kinds") or SPEC_BY_KIND)
         unknown = [name for name in names if name not in SPEC_BY_KIND]
         if unknown:
             raise CollectorError(f"aws.kinds: unknown kind {unknown[0]!r} (known: {', '.join(SPEC_BY_KIND)})")
