@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,14 @@ class ProjectDir:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document), encoding="utf-8")
         return path
+
+
+@pytest.fixture(autouse=True)
+def no_real_aws(monkeypatch) -> None:
+    """A test that forgets its moto server reaches a closed loopback port, never AWS or its metadata service."""
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    if "AWS_ENDPOINT_URL" not in os.environ:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
 
 
 @pytest.fixture(autouse=True)

@@ -129,13 +129,43 @@ def test_untracked_lists_only_what_nobody_declared_or_registered(cli):
     assert [(i["kind"], i["identity"]["host"]) for i in result.json()["items"]] == [("server", "build-07")]
 
 
-def test_the_bundled_example_reconciles_this_machine_for_real(cli):
+def test_the_readme_example_shows_every_row_of_the_classification_table(cli, private_register):
+    """What `bash scripts/demo` runs: this machine over Ansible, an emulated AWS account, the register."""
     assert cli("--project", str(REPO), "register", "import", str(REPO / "examples" / "register.csv")).code == 0
-    result = cli("--project", str(REPO), "run", "--format", "json")
-    report = result.json()
-    localhost = next(i for i in report["items"] if i["ci"] == "localhost")
-    assert localhost["status"] in ("in_sync", "drifted"), localhost["error"]
-    assert localhost["asset"] == "ASSET-0001" and localhost["flags"] == []   # linked by its declared asset tag
-    assert report["run"]["sources"][0] == {"collector": "ansible", "scope": "localhost", "status": "ok",
-                                           "error": None}
-    assert result.code in (0, 2)
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "emulated_aws.py"), "--", sys.executable, "-m",
+                           "reconciler", "--project", str(REPO), "run", "--format", "json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    report = json.loads(done.stdout)
+    items = {i["ci"] or i["asset"] or i["identity"].get("name") or i["identity"]["id"]: i for i in report["items"]}
+    localhost = items["localhost"]
+    assert localhost["status"] in ("in_sync", "drifted") and localhost["asset"] == "ASSET-0001"
+    rows = {name: (item["status"], item["flags"]) for name, item in items.items() if name != "localhost"}
+    assert rows["web-assets"] == ("drifted", [])                          # D R O
+    assert rows["reports"] == ("missing", [])                             # D R -
+    assert rows["logs"] == ("in_sync", ["configured_unowned"])            # D - O
+    assert rows["ci-runner"] == ("missing", ["configured_unowned"])       # D - -
+    assert rows["CLOUD-0003"] == (None, ["owned_unconfigured"])           # - R O
+    assert rows["ASSET-0004"] == (None, ["owned_unconfigured", "unseen"])  # - R -
+    assert rows["tmp-export-2024"] == (None, ["untracked"])               # - - O
+    volume = next(i for i in report["items"] if i["kind"] == "aws.ec2.volume")
+    assert volume["flags"] == ["untracked"] and volume["details"]["attached"] is False
+    assert {s["collector"] for s in report["run"]["sources"]} == {"ansible", "aws"}
+    assert all(s["status"] == "ok" for s in report["run"]["sources"])
+
+
+def test_untracked_in_the_emulated_account_and_strict_adds_provider_defaults(cli, private_register):
+    cli("--project", str(REPO), "register", "import", str(REPO / "examples" / "register.csv"))
+
+    def untracked(*extra):
+        done = subprocess.run([sys.executable, str(REPO / "examples" / "emulated_aws.py"), "--", sys.executable,
+                               "-m", "reconciler", "--project", str(REPO), "untracked", "--kind", "aws.*",
+                               "--format", "json", *extra], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stderr
+        return sorted((i["kind"], i["identity"].get("name") or i["identity"]["id"][:4])
+                      for i in json.loads(done.stdout)["items"])
+
+    # acme-finance-archive is registered (owned, unconfigured), so it is not untracked
+    assert untracked() == [("aws.ec2.instance", "web-frontend"), ("aws.ec2.volume", "vol-"),
+                           ("aws.s3.bucket", "tmp-export-2024")]
+    assert ("aws.ec2.security_group", "default") in untracked("--strict")

@@ -67,7 +67,7 @@ def show(value: Any) -> str:
 
 
 def _flag_line(item: Item) -> str:
-    identity = ", ".join(f"{k}={v}" for k, v in item.identity.items())
+    identity = ", ".join(f"{k}={v}" for k, v in item.identity.items() if k != "arn")  # the rest says it
     name = item.ci or item.asset or identity
     details = [identity] if identity != name else []
     details += [f"owner {item.owner}"] if item.owner else []
