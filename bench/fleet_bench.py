@@ -112,8 +112,8 @@ def stage_times(root: Path) -> dict[str, float]:
     project = Project(root, replace(settings, facts_dir=str(root / "facts")), tuple(cis), inventory, registry)
     options = pipeline.RunOptions(facts_dir=str(root / "facts"))
     collections = timed("loading facts files", lambda: pipeline.collect(project, cis, options))
-    rules = pipeline._rules(project)
-    items = timed("diff", lambda: [pipeline.reconcile_ci(ci, pipeline._fact_set(ci, collections), rules) for ci in cis])
+    facts = {ci.id: pipeline._fact_set(ci, collections) for ci in cis}
+    items = timed("diff", lambda: pipeline.diff_cis(project, cis, facts, []))
     result = pipeline.RunResult("bench", "", "", [], items)
     timed("JSON report", lambda: render_json(result))
     return times

@@ -18,7 +18,7 @@ from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
-from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Status, severity_rank
+from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, severity_rank
 from .register.assets import RegisterSnapshot
 from .register.recording import record_run
 from .register.store import Register
@@ -48,30 +48,45 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
         record: bool = True) -> RunResult:
     """One reconcile run. With a register, findings are classified against it and (if `record`) the run
     is recorded in it, in one transaction; without one, against an empty register."""
-    started, timings = _now(), {}
+    started, timings, today = _now(), {}, datetime.now(timezone.utc).date()
     cis = select_cis(project.cis, options)
     with _timed(timings, "collect"):
         collections = collect(project, cis, options)
     facts = {ci.id: _fact_set(ci, collections) for ci in cis}
-    today = datetime.now(timezone.utc).date()
-    waivers = register.waivers(today) if register else []
     with _timed(timings, "diff"):
-        items = [reconcile_ci(ci, facts[ci.id], _rules(project), _waivers_of(ci, waivers)) for ci in cis]
-    sources = [source for collection in collections for source in collection.sources]
-    observed = [seen for collection in collections for seen in collection.observed]
+        items = diff_cis(project, cis, facts, register.waivers(today) if register else [])
     with _timed(timings, "classify"):
         snapshot = register.snapshot() if register else RegisterSnapshot(assets={})
-        found = classify(items, observed, sources, snapshot, _classify_settings(project, today, options), facts)
-    for item in found.items:
-        item.severity = item_severity(item)
-    result = RunResult(id=str(uuid.uuid4()), started_at=started, finished_at=_now(), sources=sources,
-                       items=[item for item in found.items if _selected(item, options)], coverage={**found.coverage, "by_owner": found.by_owner},
-                       timings=timings, stats=_stats(collections))
-    result.exit_code = exit_code(result.items, options.fail_on)
+        observed = [seen for collection in collections for seen in collection.observed]
+        found = classify(items, observed, _sources(collections), snapshot,
+                         _classify_settings(project, today, options), facts)
+    result = _result(started, collections, found, options, timings)
     if register and record:
         with _timed(timings, "record"):
             _record(register, result, found, facts, partial=bool(options.limit or options.kind))
     return result
+
+
+def diff_cis(project: Project, cis: Sequence[CI], facts: dict[str, FactSet],
+             waivers: Sequence[dict[str, Any]]) -> list[Item]:
+    rules = _rules(project)
+    return [reconcile_ci(ci, facts[ci.id], rules, _waivers_of(ci, waivers)) for ci in cis]
+
+
+def _result(started: str, collections: list[Collection], found: Classification, options: RunOptions,
+            timings: dict[str, float]) -> RunResult:
+    for item in found.items:
+        item.severity = item_severity(item)
+    items = [item for item in found.items if _selected(item, options)]
+    result = RunResult(id=str(uuid.uuid4()), started_at=started, finished_at=_now(), sources=_sources(collections),
+                       items=items, coverage={**found.coverage, "by_owner": found.by_owner}, timings=timings,
+                       stats=_stats(collections))
+    result.exit_code = exit_code(items, options.fail_on)
+    return result
+
+
+def _sources(collections: list[Collection]) -> list[Source]:
+    return [source for collection in collections for source in collection.sources]
 
 
 def _classify_settings(project: Project, today: Any, options: RunOptions) -> ClassifySettings:
