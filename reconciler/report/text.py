@@ -93,7 +93,8 @@ def _footer(result: RunResult, counts: dict[str, Any]) -> Iterator[str]:
     failed = [s for s in result.sources if s.status != "ok"]
     yield f"sources: {len(result.sources) - len(failed)} ok, {len(failed)} failed"
     for collector, figures in result.stats.items():
-        yield f"{collector}: " + ", ".join(f"{k} {show(v)}" for k, v in figures.items())
+        scalars = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))}  # the rest: JSON report
+        yield f"{collector}: " + ", ".join(f"{k} {show(v)}" for k, v in scalars.items())
     yield f"exit {result.exit_code}: {_EXIT_MEANING[result.exit_code]}"
 
 
