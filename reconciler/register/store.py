@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import os
 from collections import defaultdict
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from ..errors import RegisterError
 from . import schema as t
+from .rows import insert_rows
 from ..bulk import paused_gc
 from .assets import (ASSET_FIELDS, LINK_FIELDS, Asset, RegisterSnapshot, Sighting, asset_from_row,
                      asset_from_tuple, link_from_tuple)
@@ -250,19 +252,25 @@ class Register:
         stamp = now()
         with self.writing() as conn:
             if creates:
-                conn.execute(t.assets.insert(), [_asset_row(a, stamp, created=True) for a in creates])
+                insert_rows(conn, t.assets, ASSET_FIELDS, map(_asset_values, creates),
+                            created_at=stamp, updated_at=stamp)
             if updates:
                 statement = t.assets.update().where(t.assets.c.asset_tag == sa.bindparam("b_tag"))
                 rows = [{**_asset_row(a, stamp), "b_tag": a.asset_tag} for a in updates]
                 conn.execute(statement, rows)
 
 
-def _asset_row(asset: Asset, stamp: datetime, created: bool = False) -> dict[str, Any]:
+def _asset_row(asset: Asset, stamp: datetime) -> dict[str, Any]:
     row = asset.as_row()
     row["updated_at"] = stamp
-    if created:
-        row["created_at"] = stamp
     return row
+
+
+_ASSET_VALUES = operator.attrgetter(*ASSET_FIELDS[:-1])  # all but custom, in one C-level call
+
+
+def _asset_values(asset: Asset) -> tuple[Any, ...]:
+    return (*_ASSET_VALUES(asset), dict(asset.custom))
 
 
 def _is_busy(error: sa.exc.OperationalError) -> bool:
