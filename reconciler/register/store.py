@@ -9,6 +9,7 @@ A second writer waits up to `timeout` seconds, then fails with a clear RegisterE
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import operator
 import os
@@ -90,12 +91,18 @@ def plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return {name: getattr(value, name) for name in _field_names(type(value))}
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
     if isinstance(value, Mapping):
         return dict(value)
     return str(value)
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    # Once per class: dataclasses.fields() per object was a third of encoding a 100,000-item report.
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def dumps(value: Any) -> str:
