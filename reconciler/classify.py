@@ -37,7 +37,7 @@ import fnmatch
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from .bulk import paused_gc
 from .model import FactSet, Item, Observed, Source, Status
@@ -70,8 +70,9 @@ class Classification:
     unevaluated: set[str]  # subjects whose state could not be established (keep their findings open)
 
 
-@dataclass
-class _Identity:
+class _Identity(NamedTuple):
+    """One identity's memberships (a tuple: one is made per CI, resource and asset)."""
+
     declared: bool
     registered: bool
     observed: bool

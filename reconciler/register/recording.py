@@ -18,11 +18,11 @@ from typing import Any, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..bulk import paused_gc
 from ..model import FactSet, Item, Observed, RunResult
 from . import schema as t
 from .assets import Link, json_value
 from .identify import content_hash, resource_key
-from ..bulk import paused_gc
 from .rows import insert_rows
 from .store import Register, dumps, now
 
@@ -206,7 +206,8 @@ def _record_links(conn: Connection, links: Sequence[Link], run_id: str, stamp: d
         elif (old.ci, old.resource) != (link.ci, link.resource):
             updates.append({**_link_row(link), "b_tag": link.asset_tag, "changed_at": stamp})
             events.append({"kind": "identity", "ci": link.ci or old.ci, "asset_tag": link.asset_tag,
-                           "before": {"ci": old.ci, "identity": json_value(old[4]), "matched_by": old.matched_by},
+                           "before": {"ci": old.ci, "identity": json_value(old[4]),
+                                      "matched_by": old.matched_by},
                            "after": {"ci": link.ci, "identity": link.identity,
                                      "matched_by": link.matched_by},
                            "who": "reconciler", "at": stamp, "run_id": run_id})
@@ -247,7 +248,8 @@ def _current_findings(run: RunResult, scopes: Mapping[str, str]) -> dict[str, di
     return current
 
 
-FINDING_COLUMNS = ("fingerprint", "subject", "ci", "asset_tag", "kind", "what", "severity", "source", "detail")
+FINDING_COLUMNS = ("fingerprint", "subject", "ci", "asset_tag", "kind", "what", "severity", "source",
+                   "detail")
 _finding_values = operator.itemgetter(*FINDING_COLUMNS)
 
 

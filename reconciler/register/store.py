@@ -23,12 +23,12 @@ from typing import Any, Iterator, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from ..bulk import paused_gc
 from ..errors import RegisterError
 from . import schema as t
-from .rows import insert_rows
-from ..bulk import paused_gc
 from .assets import (ASSET_FIELDS, LINK_FIELDS, Asset, RegisterSnapshot, Sighting, asset_from_row,
                      asset_from_tuple, link_from_tuple)
+from .rows import insert_rows
 
 DEFAULT_DSN = "sqlite:///.reconciler/register.db"
 LOCK_KEY = 0x5245434F  # "RECO": the advisory lock every writer of one PostgreSQL register takes
