@@ -33,13 +33,13 @@ active non-licence asset matched by nothing.
 
 from __future__ import annotations
 
-import copy
 import fnmatch
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
+from .bulk import paused_gc
 from .model import FactSet, Item, Observed, Source, Status
 from .register.assets import Asset, Link, RegisterSnapshot
 from .register.identify import (NO_MATCH, AssetIndex, Match, canonical_json, identifiers, identify,
@@ -73,8 +73,9 @@ class Classification:
     unevaluated: set[str]  # subjects whose state could not be established (keep their findings open)
 
 
-@dataclass
-class _Identity:
+class _Identity(NamedTuple):
+    """One identity's memberships (a tuple: one is made per CI, resource and asset)."""
+
     declared: bool
     registered: bool
     observed: bool
@@ -93,18 +94,22 @@ class _Run:
         self.candidates: set[str] = set()  # assets of ambiguous matches: neither linked nor unseen
         self.stored_by_ci = {link.ci: link for link in snapshot.links.values() if link.ci}
         self.links: list[Link] = []
+        self.keys_of: dict[str | None, tuple[str, ...]] = {}
         self.identities: list[_Identity] = []
         self.unevaluated: set[str] = set()
         self.stale_before = datetime.combine(settings.today, time(), timezone.utc) - timedelta(
             days=settings.stale_after_days)
 
     def keys(self, kind: str | None) -> tuple[str, ...]:
-        return keys_for(kind, {"identify": self.settings.identify})
+        if kind not in self.keys_of:  # once per kind, not per resource
+            self.keys_of[kind] = keys_for(kind, {"identify": self.settings.identify})
+        return self.keys_of[kind]
 
     def asset(self, match: Match) -> Asset | None:
         return self.snapshot.assets.get(match.tag) if match.tag else None
 
 
+@paused_gc()
 def classify(items: Sequence[Item], observed: Sequence[Observed], sources: Sequence[Source],
              snapshot: RegisterSnapshot, settings: ClassifySettings,
              facts: Mapping[str, FactSet] | None = None) -> Classification:
@@ -140,8 +145,8 @@ def _from_facts(items: Sequence[Item], seen: Sequence[Observed], facts: Mapping[
 # --- CIs ------------------------------------------------------------------------------------------
 
 def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
-    item = copy.copy(item)  # the diff stage's item stays as it was
-    item.flags, item.drift = list(item.flags), list(item.drift)
+    # A copy with lists of its own: the diff stage's item stays as it was (faster than copy.copy).
+    item = Item(**{**vars(item), "flags": list(item.flags), "drift": list(item.drift)})
     found = found if item.status in SEEN_STATUSES else None
     match = _identify_ci(run, item, found)
     asset = run.asset(match)
@@ -333,18 +338,23 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
-def _figures(identities: Sequence[_Identity]) -> dict[str, float | None]:
-    d_ro = sum(1 for i in identities if i.declared and (i.registered or i.observed))
-    ro = sum(1 for i in identities if i.registered or i.observed)
-    r_do = sum(1 for i in identities if i.registered and (i.declared or i.observed))
-    do = sum(1 for i in identities if i.declared or i.observed)
-    rd = sum(1 for i in identities if i.registered and i.declared)
-    r = sum(1 for i in identities if i.registered)
-    return {"declared_pct": _pct(d_ro, ro), "owned_pct": _pct(r_do, do), "configured_assets_pct": _pct(rd, r)}
+Counts = Mapping[tuple[bool, bool, bool], int]  # (declared, registered, observed) -> identities
+
+
+def _figures(counts: Counts) -> dict[str, float | None]:
+    def number(test: Callable[[bool, bool, bool], bool]) -> int:
+        return sum(count for (d, r, o), count in counts.items() if test(d, r, o))
+
+    return {"declared_pct": _pct(number(lambda d, r, o: d and (r or o)), number(lambda d, r, o: r or o)),
+            "owned_pct": _pct(number(lambda d, r, o: r and (d or o)), number(lambda d, r, o: d or o)),
+            "configured_assets_pct": _pct(number(lambda d, r, o: r and d), number(lambda d, r, o: r))}
 
 
 def coverage_of(identities: Sequence[_Identity]) -> tuple[dict[str, float | None], dict[str, dict[str, float | None]]]:
-    groups: dict[str, list[_Identity]] = defaultdict(list)
+    """Identities are counted once into (owner, membership) buckets: the figures then sum eight numbers
+    per owner instead of walking 100,000 identities six times for each owner."""
+    groups: dict[str, Counter[tuple[bool, bool, bool]]] = defaultdict(Counter)
     for identity in identities:
-        groups[identity.owner or "(none)"].append(identity)
-    return _figures(identities), {owner: _figures(group) for owner, group in sorted(groups.items())}
+        groups[identity.owner or "(none)"][(identity.declared, identity.registered, identity.observed)] += 1
+    total: Counter[tuple[bool, bool, bool]] = sum(groups.values(), Counter())
+    return _figures(total), {owner: _figures(group) for owner, group in sorted(groups.items())}

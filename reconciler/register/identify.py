@@ -95,46 +95,52 @@ def _repeated(text: str) -> bool:
     return not bare or not bare.strip(bare[0])
 
 
-def _hardware(facts: Mapping[str, Any], key: str) -> Any:
-    hardware = facts.get("hardware")
-    # dict, not typing.Mapping: isinstance against the ABC costs more than the whole lookup
-    return hardware.get(key) if isinstance(hardware, dict) else None
-
-
 def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
     """Every identifier we can read off a resource, as found (`identify` normalises the ones it tries)."""
+    hardware = facts.get("hardware")
+    # dict, not typing.Mapping: isinstance against the ABC costs more than the whole lookup
+    hw = hardware if isinstance(hardware, dict) else {}
+    ident, fact = identity.get, facts.get
     raw = {
-        "serial": identity.get("serial") or _hardware(facts, "serial") or facts.get("serial"),
-        "uuid": identity.get("uuid") or _hardware(facts, "uuid") or facts.get("uuid"),
-        "instance_id": identity.get("instance_id") or facts.get("instance_id"),
-        "arn": identity.get("arn") or facts.get("arn"),
-        "bucket": identity.get("bucket"),
-        "hostname": identity.get("host") or identity.get("hostname") or facts.get("hostname"),
-        "mac": identity.get("mac") or facts.get("mac"),
+        "serial": ident("serial") or hw.get("serial") or fact("serial"),
+        "uuid": ident("uuid") or hw.get("uuid") or fact("uuid"),
+        "instance_id": ident("instance_id") or fact("instance_id"),
+        "arn": ident("arn") or fact("arn"),
+        "bucket": ident("bucket"),
+        "hostname": ident("host") or ident("hostname") or fact("hostname"),
+        "mac": ident("mac") or fact("mac"),
     }
     if kind == "aws.ec2.instance":
-        raw["instance_id"] = raw["instance_id"] or identity.get("id")
+        raw["instance_id"] = raw["instance_id"] or ident("id")
     if kind == "aws.s3.bucket":
-        raw["bucket"] = raw["bucket"] or identity.get("name")
+        raw["bucket"] = raw["bucket"] or ident("name")
     return {key: value for key, value in raw.items() if value is not None}
 
 
 class AssetIndex:
-    """Assets by each normalised identifier, built once per run."""
+    """Assets by each normalised identifier, built once per run, one key when it is first looked up:
+    a fleet is usually identified by one or two keys, and the others are never built."""
 
     def __init__(self, assets: Iterable[Asset]):
-        self.tags: set[str] = set()
-        self.by: dict[str, dict[str, list[str]]] = {key: defaultdict(list) for key in INDEXED}
-        for asset in assets:
-            self.tags.add(asset.asset_tag)
-            for key in INDEXED:
-                value = getattr(asset, key)
-                value = normalise(key, value) if value is not None else None
-                if value:
-                    self.by[key][value].append(asset.asset_tag)
+        self.assets = list(assets)
+        self.tags: set[str] = {asset.asset_tag for asset in self.assets}
+        self.by: dict[str, dict[str, list[str]]] = {}
 
     def lookup(self, key: str, value: str) -> tuple[str, ...]:
-        return tuple(self.by.get(key, {}).get(value, ()))
+        index = self.by.get(key)
+        if index is None:
+            index = self.by[key] = self._index(key) if key in INDEXED else {}
+        return tuple(index.get(value, ()))
+
+    def _index(self, key: str) -> dict[str, list[str]]:
+        # Most assets lack most identifiers: a comprehension skips them cheaply.
+        present = [(a.asset_tag, value) for a in self.assets if (value := getattr(a, key)) is not None]
+        index: dict[str, list[str]] = defaultdict(list)
+        for tag, value in present:
+            value = normalise(key, value)
+            if value:
+                index[value].append(tag)
+        return index
 
 
 def keys_for(kind: str | None, settings_raw: Mapping[str, Any] | None) -> tuple[str, ...]:

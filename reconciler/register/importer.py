@@ -102,12 +102,19 @@ def map_columns(headers: Sequence[str]) -> dict[str, str]:
 
 
 def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    mapping = map_columns(reader.fieldnames or [])
+    """Rows as {field: cell}, read as csv.DictReader would (empty lines skipped, missing cells None,
+    extra cells dropped, the last of two equal headers wins) but from positions worked out once."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    headers = next(reader, None) or []
+    mapping = map_columns(headers)
+    columns = [(mapping[header], i) for header, i in {h: i for i, h in enumerate(headers)}.items()]
     start = 2
     for row in reader:
-        if any((value or "").strip() for value in row.values() if isinstance(value, str)):
-            yield start, {mapping[k]: v for k, v in row.items() if k is not None and k in mapping}
+        if not row:
+            continue
+        cells = [(field, row[i] if i < len(row) else None) for field, i in columns]
+        if any(cell and cell.strip() for _field, cell in cells):
+            yield start, dict(cells)
         start = reader.line_num + 1
 
 
@@ -151,9 +158,14 @@ def read_assets(path: Path, fmt: str | None = None) -> list[Asset]:
 
 def _parse_record(number: int, values: dict[str, Any], where: str, assets: list[Asset],
                   problems: list[str], first_line: dict[str, int]) -> None:
-    custom = {k.removeprefix("custom:"): v for k, v in values.items() if k.startswith("custom:")}
+    fields, custom = {}, {}
+    for key, value in values.items():
+        if key.startswith("custom:"):
+            custom[key[7:]] = value
+        else:
+            fields[key] = value
     try:
-        asset = parse_asset({k: v for k, v in values.items() if not k.startswith("custom:")}, custom)
+        asset = parse_asset(fields, custom)
     except RegisterError as error:
         problems.append(f"{where} {number}: {error}")
         return

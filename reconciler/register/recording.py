@@ -9,6 +9,7 @@ few changed rows, a temporary table for the many unchanged ones) so 100,000 obse
 from __future__ import annotations
 
 import json
+import operator
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,10 +18,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..bulk import paused_gc
 from ..model import FactSet, Item, Observed, RunResult
 from . import schema as t
-from .assets import Link
+from .assets import Link, json_value
 from .identify import content_hash, resource_key
+from .rows import insert_rows
 from .store import Register, dumps, now
 
 
@@ -54,20 +57,36 @@ def findings_of(item: Item) -> list[tuple[str, str]]:
     return [(fingerprint(item.kind, subject, what), what) for what in whats]
 
 
+@paused_gc()
 def record_run(register: Register, run: RunResult, *, observed: Sequence[Observed] = (),
                facts: Mapping[str, FactSet] | None = None, links: Sequence[Link] = (),
                unevaluated: Iterable[str] = (), partial: bool = False,
                report: Mapping[str, Any] | None = None) -> Recorded:
     """Record one run, all or nothing. `unevaluated`: subjects whose state this run could not establish
     (their open findings stay open); `partial`: a --limit/--kind run, which resolves only what it saw."""
-    stamp, recorded = now(), Recorded()
+    stamp, recorded, digest = now(), Recorded(), Digests()
+    keyed = [(resource_key(o.kind, o.identity), o) for o in observed]  # each key encoded once
     with register.writing() as conn:
         _insert_run(conn, run, report)
-        _record_observations(conn, observed, run.sources, stamp)
-        recorded.versions = _record_history(conn, run.id, facts or {}, stamp)
+        _record_observations(conn, keyed, run.sources, stamp, digest)
+        recorded.versions = _record_history(conn, run.id, facts or {}, stamp, digest)
         recorded.identity_changes = _record_links(conn, links, run.id, stamp)
-        _record_findings(conn, run, observed, set(unevaluated), partial, stamp, recorded)
+        _record_findings(conn, run, keyed, set(unevaluated), partial, stamp, recorded)
     return recorded
+
+
+class Digests:
+    """content_hash by facts object, for one recording: an observation and its CI's FactSet often hold
+    the same dict, hashed once. The objects outlive the call, so their id() is a safe key."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, str] = {}
+
+    def __call__(self, facts: Any) -> str:
+        digest = self.known.get(id(facts))
+        if digest is None:
+            digest = self.known[id(facts)] = content_hash(facts)
+        return digest
 
 
 # --- runs -------------------------------------------------------------------------------------------
@@ -108,19 +127,17 @@ def _temp_ids(conn: Connection, name: str, ids: Iterable[Any], type_: Any = sa.I
     table = sa.Table(name, sa.MetaData(), sa.Column("id", type_, primary_key=True), prefixes=["TEMPORARY"])
     table.drop(conn, checkfirst=True)
     table.create(conn)
-    rows = [{"id": value} for value in ids]
-    if rows:
-        conn.execute(table.insert(), rows)
+    insert_rows(conn, table, ["id"], ((value,) for value in ids))
     return table
 
 
-def _record_observations(conn: Connection, observed: Sequence[Observed], sources: Sequence[Any],
-                         stamp: datetime) -> None:
+def _record_observations(conn: Connection, keyed: Sequence[tuple[str, Observed]], sources: Sequence[Any],
+                         stamp: datetime, digest: Digests) -> None:
     ok = {source.scope for source in sources if source.status == "ok"}
     current: dict[tuple[str, str], Observed] = {}
-    for item in observed:
+    for key, item in keyed:
         if item.source in ok or not ok:
-            current[(resource_key(item.kind, item.identity), item.source)] = item
+            current[(key, item.source)] = item
     o = t.observations.c
     scopes = {source for _key, source in current}
     known = {(r.resource, r.source): (r.id, r.content_hash)
@@ -128,17 +145,15 @@ def _record_observations(conn: Connection, observed: Sequence[Observed], sources
                                    .where(o.source.in_(scopes)))} if scopes else {}
     inserts, changed, seen = [], [], []
     for (key, source), item in current.items():
-        digest = content_hash(item.facts)
+        facts_hash = digest(item.facts)
         if (key, source) not in known:
-            inserts.append({"resource": key, "source": source, "kind": item.kind, "ci": item.ci,
-                            "identity": item.identity, "content_hash": digest,
-                            "first_seen": stamp, "last_seen": stamp})
-        elif known[(key, source)][1] != digest:
-            changed.append({"b_id": known[(key, source)][0], "content_hash": digest, "ci": item.ci})
+            inserts.append((key, source, item.kind, item.ci, item.identity, facts_hash))
+        elif known[(key, source)][1] != facts_hash:
+            changed.append({"b_id": known[(key, source)][0], "content_hash": facts_hash, "ci": item.ci})
         else:
             seen.append(known[(key, source)][0])
-    if inserts:
-        conn.execute(t.observations.insert(), inserts)
+    insert_rows(conn, t.observations, ["resource", "source", "kind", "ci", "identity", "content_hash"],
+                inserts, first_seen=stamp, last_seen=stamp)
     if changed:
         conn.execute(t.observations.update().where(o.id == sa.bindparam("b_id"))
                      .values(last_seen=stamp), changed)
@@ -158,20 +173,20 @@ def latest_versions(conn: Connection) -> dict[str, tuple[int, str]]:
     return {row.ci: (row.version, row.content_hash) for row in conn.execute(query)}
 
 
-def _record_history(conn: Connection, run_id: str, facts: Mapping[str, FactSet], stamp: datetime) -> int:
+def _record_history(conn: Connection, run_id: str, facts: Mapping[str, FactSet], stamp: datetime,
+                    digest: Digests) -> int:
     """A new version for a CI only when its normalised facts changed: stable fleets stay small."""
     latest = latest_versions(conn)
     rows = []
     for ci, factset in facts.items():
         if not factset.ok:
             continue
-        digest = content_hash(factset.facts)
+        facts_hash = digest(factset.facts)
         version, previous = latest.get(ci, (0, None))
-        if digest != previous:
-            rows.append({"ci": ci, "version": version + 1, "run_id": run_id, "recorded_at": stamp,
-                         "content_hash": digest, "facts": factset.facts})
-    if rows:
-        conn.execute(t.ci_versions.insert(), rows)
+        if facts_hash != previous:
+            rows.append((ci, version + 1, facts_hash, factset.facts))
+    insert_rows(conn, t.ci_versions, ["ci", "version", "content_hash", "facts"], rows,
+                run_id=run_id, recorded_at=stamp)
     return len(rows)
 
 
@@ -179,27 +194,32 @@ def _record_history(conn: Connection, run_id: str, facts: Mapping[str, FactSet],
 
 def _record_links(conn: Connection, links: Sequence[Link], run_id: str, stamp: datetime) -> int:
     """Insert new links; move changed ones (recording the identity change), keeping `since`."""
-    stored = {row.asset_tag: row for row in conn.execute(sa.select(t.links))}
+    c = t.links.c
+    # identity as text, decoded only for the few links that moved
+    query = sa.select(c.asset_tag, c.ci, c.resource, c.matched_by, sa.cast(c.identity, sa.Text))
+    stored = {row[0]: row for row in conn.execute(query)}
     inserts, updates, events = [], [], []
     for link in links:
-        row = _link_row(link)
         old = stored.get(link.asset_tag)
         if old is None:
-            inserts.append({**row, "since": stamp, "changed_at": stamp})
+            inserts.append(tuple(_link_row(link).values()))
         elif (old.ci, old.resource) != (link.ci, link.resource):
-            updates.append({**row, "b_tag": link.asset_tag, "changed_at": stamp})
+            updates.append({**_link_row(link), "b_tag": link.asset_tag, "changed_at": stamp})
             events.append({"kind": "identity", "ci": link.ci or old.ci, "asset_tag": link.asset_tag,
-                           "before": {"ci": old.ci, "identity": old.identity, "matched_by": old.matched_by},
+                           "before": {"ci": old.ci, "identity": json_value(old[4]),
+                                      "matched_by": old.matched_by},
                            "after": {"ci": link.ci, "identity": link.identity,
                                      "matched_by": link.matched_by},
                            "who": "reconciler", "at": stamp, "run_id": run_id})
-    if inserts:
-        conn.execute(t.links.insert(), inserts)
+    insert_rows(conn, t.links, LINK_COLUMNS, inserts, since=stamp, changed_at=stamp)
     if updates:
         conn.execute(t.links.update().where(t.links.c.asset_tag == sa.bindparam("b_tag")), updates)
     if events:
         conn.execute(t.changes.insert(), events)
     return len(events)
+
+
+LINK_COLUMNS = ("asset_tag", "ci", "kind", "resource", "identity", "matched_by", "matched_value")
 
 
 def _link_row(link: Link) -> dict[str, Any]:
@@ -210,10 +230,10 @@ def _link_row(link: Link) -> dict[str, Any]:
 
 # --- findings ---------------------------------------------------------------------------------------
 
-def _scopes(observed: Sequence[Observed]) -> dict[str, str]:
+def _scopes(keyed: Sequence[tuple[str, Observed]]) -> dict[str, str]:
     """subject -> the scope it was seen in, so a finding is never resolved because its scope failed."""
-    scopes = {resource_key(o.kind, o.identity): o.source for o in observed}
-    scopes.update({o.ci: o.source for o in observed if o.ci})
+    scopes = {key: o.source for key, o in keyed}
+    scopes.update({o.ci: o.source for _key, o in keyed if o.ci})
     return scopes
 
 
@@ -228,9 +248,14 @@ def _current_findings(run: RunResult, scopes: Mapping[str, str]) -> dict[str, di
     return current
 
 
-def _record_findings(conn: Connection, run: RunResult, observed: Sequence[Observed], unevaluated: set[str],
-                     partial: bool, stamp: datetime, recorded: Recorded) -> None:
-    current = _current_findings(run, _scopes(observed))
+FINDING_COLUMNS = ("fingerprint", "subject", "ci", "asset_tag", "kind", "what", "severity", "source",
+                   "detail")
+_finding_values = operator.itemgetter(*FINDING_COLUMNS)
+
+
+def _record_findings(conn: Connection, run: RunResult, keyed: Sequence[tuple[str, Observed]],
+                     unevaluated: set[str], partial: bool, stamp: datetime, recorded: Recorded) -> None:
+    current = _current_findings(run, _scopes(keyed))
     scanned = {source.scope for source in run.sources if source.status == "ok"}
     f = t.findings.c
     stored = {row.fingerprint: row for row in conn.execute(
@@ -240,8 +265,7 @@ def _record_findings(conn: Connection, run: RunResult, observed: Sequence[Observ
     for fp, row in current.items():
         old = stored.get(fp)
         if old is None:
-            new.append({**row, "first_seen": stamp, "last_seen": stamp, "first_run": run.id,
-                        "last_run": run.id, "resolved_at": None})
+            new.append(row)
         elif old.resolved_at is not None:
             reopen.append({"b_fp": fp, "first_seen": stamp, "first_run": run.id})
         else:
@@ -250,8 +274,8 @@ def _record_findings(conn: Connection, run: RunResult, observed: Sequence[Observ
     resolve = [fp for fp, row in stored.items() if row.resolved_at is None and fp not in current
                and row.subject not in unevaluated and (row.source is None or row.source in scanned)
                and (not partial or row.subject in evaluated)]
-    if new:
-        conn.execute(t.findings.insert(), new)
+    insert_rows(conn, t.findings, FINDING_COLUMNS, map(_finding_values, new), first_seen=stamp,
+                last_seen=stamp, first_run=run.id, last_run=run.id, resolved_at=None)
     if reopen:
         conn.execute(t.findings.update().where(f.fingerprint == sa.bindparam("b_fp"))
                      .values(resolved_at=None, last_seen=stamp, last_run=run.id), reopen)
