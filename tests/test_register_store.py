@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Iterator, Sequence, TextIO
 
 from ..errors import RegisterError
 from .assets import ASSET_FIELDS, Asset, parse_asset
