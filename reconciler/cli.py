@@ -144,6 +144,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--verbose", action="store_true", help="list every CI in sync")
+    parser.add_argument("--notify", action="append", default=[], metavar="URL",
+                        help="Apprise URL told about new, changed and resolved findings (repeatable)")
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
@@ -171,13 +173,22 @@ def _run(args: argparse.Namespace, record: bool) -> RunResult:
     project = load_project(args.project, facts_dir=facts_dir)
     quiet = args.quiet or args.format != "text"
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, fail_on=args.fail_on, facts_dir=facts_dir,
-                                  strict=getattr(args, "strict", False), progress=progress_for(sys.stderr, quiet))
+                                  strict=getattr(args, "strict", False), progress=progress_for(sys.stderr, quiet),
+                                  notify=notify_urls(args, project) if record else ())
     with open_register(resolve_dsn(args.register, project.settings.register), project.root) as register:
         return pipeline.run(project, options, register, record=record)
 
 
+def notify_urls(args: argparse.Namespace, project: Project) -> tuple[str, ...]:
+    configured = project.settings.raw.get("notify") or []
+    return tuple(args.notify) + tuple([configured] if isinstance(configured, str) else configured)
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     result = _run(args, record=True)
+    for source in result.sources:
+        if source.collector == "notify" and source.status != "ok":
+            sys.stderr.write(f"reconcile: warning: notification to {source.scope} failed: {source.error}\n")
     _write_report(args, result, out)
     return result.exit_code
 
@@ -191,9 +202,10 @@ def cmd_untracked(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     with open_register_for(args) as register:
-        stored = load_report(register, args.run_id)
-    if stored is None:
+        row = load_report(register, args.run_id)
+    if row is None:
         raise UsageError(f"no recorded run '{args.run_id}' (see 'reconcile history')")
+    stored = row["report"]  # the run row; its report is the JSON report as it was rendered
     _write_report(args, result_from_report(stored), out)
     return int(stored["run"]["exit_code"])
 

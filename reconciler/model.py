@@ -180,3 +180,6 @@ class RunResult:
     exit_code: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    causes: list[dict[str, Any]] = field(default_factory=list)  # drift grouped by cause (report/causes.py)
+    money: dict[str, Any] = field(default_factory=dict)  # money at stake (report/money.py)
+    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # findings new/changed/resolved

@@ -20,8 +20,11 @@ from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
 from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, severity_rank
 from .register.assets import RegisterSnapshot
-from .register.recording import record_run
+from .notify import Delivery, body, has_changes, send, title
+from .register.findings import drift_first_seen, finding_changes
+from .register.recording import Recorded, record_run
 from .register.store import Register
+from .report.causes import find_causes, path_text
 from .report.json import report_dict
 
 MISSING_SEVERITY = "high"
@@ -41,6 +44,7 @@ class RunOptions:
     fail_on: str = "low"
     facts_dir: str | None = None
     strict: bool = False  # provider defaults (default VPC, ...) count as untracked too
+    notify: tuple[str, ...] = ()  # Apprise URLs told about new/changed/resolved findings
     progress: Progress = field(default_factory=Progress)
 
 
@@ -61,10 +65,40 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
         found = classify(items, observed, _sources(collections), snapshot,
                          _classify_settings(project, today, options), facts)
     result = _result(started, collections, found, options, timings)
+    with _timed(timings, "causes"):
+        first_seen = drift_first_seen(register, result.items, path_text) if register else {}
+        result.causes = find_causes(result.items, ci_context(project, cis), first_seen)
     if register and record:
         with _timed(timings, "record"):
-            _record(register, result, found, facts, partial=bool(options.limit or options.kind))
+            recorded = _record(register, result, found, facts, partial=bool(options.limit or options.kind))
+        if options.notify:
+            with _timed(timings, "notify"):
+                _notify(register, result, recorded, options.notify)
     return result
+
+
+def ci_context(project: Project, cis: Sequence[CI]) -> dict[str, dict[str, list[str]]]:
+    """Each CI's inventory groups (server CIs, by their host) and the baselines it extends."""
+    inventory = project.inventory
+    groups_of: dict[str, list[str]] = {}
+    if inventory is not None and any(ci.match.get("host") for ci in cis):
+        for group, hosts in inventory.groups.items():
+            if group not in ("all", "ungrouped"):
+                for host in hosts:
+                    groups_of.setdefault(host, []).append(group)
+    return {ci.id: {"groups": groups_of.get(str(ci.match.get("host")), []), "baselines": list(ci.extends)}
+            for ci in cis}
+
+
+def _notify(register: Register, result: RunResult, recorded: Recorded, urls: Sequence[str]) -> None:
+    """Tell the URLs what changed since the previous run; a failed delivery is a failed source."""
+    result.changes = finding_changes(register, result, recorded)
+    deliveries: list[Delivery] = []
+    if has_changes(result.changes):
+        deliveries = send(urls, title(result.changes, result.id), body(result.changes))
+    result.sources += [Source("notify", d.url, "failed", d.error) for d in deliveries if not d.ok]
+    result.stats["notify"] = {"changes": sum(map(len, result.changes.values())),
+                              "sent": sum(d.ok for d in deliveries), "failed": sum(not d.ok for d in deliveries)}
 
 
 def diff_cis(project: Project, cis: Sequence[CI], facts: dict[str, FactSet],
@@ -108,8 +142,8 @@ def _failed(result: RunResult) -> bool:
 
 
 def _record(register: Register, result: RunResult, found: Classification, facts: dict[str, FactSet],
-            partial: bool) -> None:
-    record_run(register, result, observed=found.observed, facts=facts, links=found.links,
+            partial: bool) -> Recorded:
+    return record_run(register, result, observed=found.observed, facts=facts, links=found.links,
                unevaluated=found.unevaluated, partial=partial, report=report_dict(result))
 
 

@@ -43,6 +43,8 @@ SETTINGS_SCHEMA = {
         "severity": {"type": "object", "additionalProperties": _LEVEL},
         "stale_after": {"type": ["string", "integer"], "pattern": r"^\d+[dhw]?$"},
         "identification": {"type": "object"},
+        "notify": {"anyOf": [_GLOBS, {"type": "string"}]},  # Apprise URLs (reconciler/notify.py)
+        "prices": {"type": "object"},  # cost estimate price table (reconciler/report/money.py)
     },
 }
 _COMMON = {

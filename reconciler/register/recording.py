@@ -99,7 +99,8 @@ def _plain(value: Any) -> Any:
 def _insert_run(conn: Connection, run: RunResult, report: Mapping[str, Any] | None) -> None:
     body = report if report is not None else {"items": run.items, "coverage": run.coverage}
     blob = zlib.compress(dumps(body).encode(), 6)
-    summary = {"items": len(run.items), "coverage": run.coverage, "stats": _plain(run.stats)}
+    summary = {"items": len(run.items), "coverage": run.coverage, "stats": _plain(run.stats),
+               "counts": {k: v for k, v in (report or {}).get("summary", {}).items() if k != "coverage"}}
     conn.execute(t.runs.insert().values(
         id=run.id, started_at=_when(run.started_at), finished_at=_when(run.finished_at),
         exit_code=run.exit_code, summary=json.loads(json.dumps(summary, default=str)),

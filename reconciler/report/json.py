@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..model import Change, Drift, Item, RunResult, Source, Status
+from .causes import causes_of
 
 SCHEMA = "reconciler.report/v1"
 
@@ -19,7 +20,11 @@ def report_dict(result: RunResult) -> dict[str, Any]:
     }
     if result.stats:
         run["stats"] = result.stats
-    return {"schema": SCHEMA, "run": run, "summary": summary(result), "items": [item_dict(i) for i in result.items]}
+    report = {"schema": SCHEMA, "run": run, "summary": summary(result), "causes": causes_of(result),
+              "items": [item_dict(i) for i in result.items]}
+    if result.money:
+        report["money"] = result.money
+    return report
 
 
 def summary(result: RunResult) -> dict[str, Any]:
@@ -63,4 +68,5 @@ def result_from_report(report: dict[str, Any]) -> RunResult:
     return RunResult(id=run["id"], started_at=run["started_at"], finished_at=run["finished_at"],
                      sources=[Source(**s) for s in run["sources"]], items=items,
                      coverage=report["summary"].get("coverage") or {}, exit_code=run["exit_code"],
-                     stats=run.get("stats") or {})
+                     stats=run.get("stats") or {}, causes=report.get("causes") or [],
+                     money=report.get("money") or {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..model import Item, RunResult, Status
+from .causes import causes_of, covered_by, named_cis
 from .json import summary
 from .text import show
 
@@ -25,9 +26,17 @@ def _lines(result: RunResult) -> Iterator[str]:
     yield "|---|---|---|---|---|---|"
     yield (f"| {counts['cis']} | {counts['in_sync']} | {counts['drifted']} | {counts['missing']} | "
            f"{counts['unknown']} | {result.exit_code} |")
+    yield from _causes(result)
+    shared = {cause["id"] for cause in causes_of(result) if cause["count"] > 1}
+    hidden = 0
     for item in result.items:
-        if item.ci and item.status != Status.IN_SYNC:
+        if item.ci and item.status == Status.DRIFTED and covered_by(item, shared):
+            hidden += 1  # its drift is all in the causes above
+        elif item.ci and item.status != Status.IN_SYNC:
             yield from _item(item)
+    if hidden:
+        yield ""
+        yield f"_{hidden} more CIs drifted only for the causes above (the JSON report lists each)._"
     flagged = [i for i in result.items if i.flags]
     if flagged:
         yield ""
@@ -35,6 +44,24 @@ def _lines(result: RunResult) -> Iterator[str]:
         yield ""
         yield from (f"- **{', '.join(i.flags)}** {i.kind or 'asset'} `{i.ci or i.asset or dict(i.identity)}`"
                     for i in flagged)
+
+
+def _causes(result: RunResult) -> Iterator[str]:
+    causes = causes_of(result)
+    if not causes:
+        return
+    yield ""
+    yield f"## Causes ({len(causes)})"
+    yield ""
+    yield "| # | path | declared | found | CIs | kind | severity | in common | first seen |"
+    yield "|---|---|---|---|---|---|---|---|---|"
+    for n, cause in enumerate(causes, 1):
+        common = "; ".join([f"group {', '.join(cause['groups'])}"] * bool(cause["groups"])
+                           + [f"baseline {', '.join(cause['baselines'])}"] * bool(cause["baselines"]))
+        found = " or ".join(_cell(value) for value in cause["actual"][:3])
+        yield (f"| {n} | `{cause['path']}` | {_cell(cause['desired'])} | {found} | {cause['count']}: "
+               f"{_cell(named_cis(cause))} | {cause['kind']} | {cause['severity']} | {_cell(common or '—')} | "
+               f"{(cause.get('first_seen') or 'this run')[:10]} |")
 
 
 def _item(item: Item) -> Iterator[str]:

@@ -6,10 +6,12 @@ import json
 from typing import Any, Iterator
 
 from ..model import Drift, Item, RunResult, Status
+from .causes import cause_line, causes_of, covered_by, named_cis
 from .json import summary
 
 _COLOURS = {"drifted": "31", "missing": "35", "unknown": "33", "in_sync": "32", "flags": "36", "dim": "2"}
 _SHOWN_IN_SYNC = 20
+_SHOWN_CAUSES = 20
 
 
 class Style:
@@ -29,13 +31,19 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
     counts = summary(result)
     yield (f"run {result.id}  {result.started_at}  {counts['cis']} CIs: {counts['in_sync']} in sync, "
            f"{counts['drifted']} drifted, {counts['missing']} missing, {counts['unknown']} unknown")
+    yield from cause_lines(result, style)
     by_status = {status: [i for i in result.items if i.ci and i.status == status] for status in Status}
     for status in (Status.DRIFTED, Status.MISSING, Status.UNKNOWN):
         if by_status[status]:
             yield ""
             yield style(f"{status.value.upper().replace('_', ' ')} ({len(by_status[status])})", status.value)
-            for item in by_status[status]:
+            listed = _beyond_causes(by_status[status], result) if status == Status.DRIFTED and not verbose \
+                else by_status[status]
+            for item in listed:
                 yield from _ci_lines(item)
+            if len(listed) < len(by_status[status]):
+                yield (f"  … {len(by_status[status]) - len(listed)} more drifted only for the causes above "
+                       "(--verbose lists them)")
     flagged = [i for i in result.items if i.flags]
     if flagged:
         yield ""
@@ -44,6 +52,26 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
     yield from _in_sync_lines(by_status[Status.IN_SYNC], style, verbose)
     yield ""
     yield from _footer(result, counts)
+
+
+def cause_lines(result: RunResult, style: Style) -> Iterator[str]:
+    """The drift grouped by cause, first: 500 CIs drifting for one reason read as one line."""
+    causes = causes_of(result)
+    if not causes:
+        return
+    cis = len({ci for cause in causes for ci in cause["cis"]})
+    yield ""
+    yield style(f"CAUSES ({len(causes)} across {cis} drifted CIs)", "drifted")
+    for cause in causes[:_SHOWN_CAUSES]:
+        yield f"  {cause_line(cause)}"
+        yield style(f"    {named_cis(cause)}", "dim")
+    if len(causes) > _SHOWN_CAUSES:
+        yield f"  … and {len(causes) - _SHOWN_CAUSES} more causes (--format json lists all)"
+
+
+def _beyond_causes(items: list[Item], result: RunResult) -> list[Item]:
+    shared = {cause["id"] for cause in causes_of(result) if cause["count"] > 1}
+    return [item for item in items if not covered_by(item, shared)]
 
 
 def _ci_lines(item: Item) -> Iterator[str]:
