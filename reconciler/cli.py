@@ -18,9 +18,11 @@ from .model import SEVERITIES, Project, RunResult
 from .progress import progress_for
 from .project import load_project, load_settings
 from .register import commands as commands_
+from .register.findings import recent_runs
 from .register.recording import load_report
 from .register.store import Register, open_register, resolve_dsn
 from .report.json import render_json, result_from_report
+from .report.html import render_html
 from .report.junit import render_junit
 from .report.markdown import render_markdown
 from .report.text import render_text
@@ -30,6 +32,7 @@ FORMATS: dict[str, Callable[[RunResult, bool, bool], str]] = {
     "json": lambda result, colour, verbose: render_json(result),
     "markdown": lambda result, colour, verbose: render_markdown(result),
     "junit": lambda result, colour, verbose: render_junit(result),
+    "html": lambda result, colour, verbose: render_html(result),
 }
 
 
@@ -211,7 +214,14 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _write_report(args: argparse.Namespace, result: RunResult, out: TextIO) -> None:
-    if args.output:
+    if args.format == "html":  # the page carries the trend of the last recorded runs
+        with open_register_for(args) as register:
+            text = render_html(result, recent_runs(register, until=result.id))
+        if not args.output:
+            out.write(text)
+            return
+        Path(args.output).write_text(text, encoding="utf-8")
+    elif args.output:
         text = FORMATS[args.format](result, False, args.verbose)
         Path(args.output).write_text(text, encoding="utf-8")
     else:

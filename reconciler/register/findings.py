@@ -104,3 +104,32 @@ def _resolved(register: Register, fingerprints: list[str]) -> list[dict[str, Any
     return [{"fingerprint": row["fingerprint"], "subject": row["subject"], "kind": row["kind"],
              "what": row["what"], "severity": row["severity"]}
             for row in sorted(rows, key=lambda row: (row["subject"], row["what"]))]
+
+
+def _counts(register: Register, run: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's counts: from its summary, or (runs recorded before counts were kept) from its report."""
+    counts = (run["summary"] or {}).get("counts")
+    if counts is None:
+        stored = load_report(register, run["id"])
+        counts = ((stored or {}).get("report") or {}).get("summary") or {}
+    return counts
+
+
+def recent_runs(register: Register, until: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The last `limit` recorded runs up to `until` (a run id; default the newest), oldest first:
+    id, started_at, exit_code and the counts of the trend (drifted, unknown, coverage)."""
+    r = t.runs.c
+    with register.reading() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(
+            sa.select(r.id, r.started_at, r.exit_code, r.summary).order_by(r.started_at.desc(), r.id.desc()))
+            .fetchmany(limit * 4)]
+    ids = [row["id"] for row in rows]
+    rows = rows[ids.index(until):] if until in ids else rows
+    runs = []
+    for row in reversed(rows[:limit]):
+        counts = _counts(register, row)
+        coverage = (row["summary"] or {}).get("coverage") or {}
+        runs.append({"id": row["id"], "started_at": _iso(row["started_at"]), "exit_code": row["exit_code"],
+                     "drifted": counts.get("drifted", 0), "unknown": counts.get("unknown", 0),
+                     "flags": counts.get("flags", {}), "coverage": coverage.get("declared_pct")})
+    return runs
