@@ -123,8 +123,9 @@ def recent_runs(register: Register, until: str | None = None, limit: int = 20) -
         rows = [dict(row._mapping) for row in conn.execute(
             sa.select(r.id, r.started_at, r.exit_code, r.summary).order_by(r.started_at.desc(), r.id.desc()))
             .fetchmany(limit * 4)]
-    ids = [row["id"] for row in rows]
-    rows = rows[ids.index(until):] if until in ids else rows
+    last = next((row["started_at"] for row in rows if row["id"] == until), None)
+    if last is not None:  # runs started after it are not its past (runs of the same second are)
+        rows = [row for row in rows if row["started_at"] <= last]
     runs = []
     for row in reversed(rows[:limit]):
         counts = _counts(register, row)
