@@ -62,7 +62,7 @@ def _send_one(url: str, subject: str, message: str) -> Delivery:
     if not target:
         return Delivery(_mask(url), False, "not a notification URL Apprise understands")
     shown = target.url(privacy=True)
-    with apprise.LogCapture(level=logging.WARNING) as log:
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
         ok = bool(target.notify(body=message, title=subject))
         captured = log.getvalue().strip().splitlines()
     return Delivery(shown, True) if ok else Delivery(shown, False, (captured[-1] if captured else "delivery failed"))

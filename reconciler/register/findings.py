@@ -47,7 +47,7 @@ def drift_first_seen(register: Register, items: Iterable[Item], path_text: Any) 
 def _value(item: Item, what: str, drift: Any = None) -> str:
     if drift is not None:
         return json.dumps([drift.desired, drift.actual, drift.severity], sort_keys=True, default=str)
-    return json.dumps([what, item.severity], default=str)
+    return what  # a flag has no value of its own (the item's severity moves with its drift)
 
 
 def _current(items: Iterable[Item]) -> dict[str, dict[str, Any]]:
