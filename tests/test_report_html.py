@@ -97,3 +97,28 @@ def test_report_re_renders_a_recorded_run_as_html(cli, project, tmp_path):
     run = cli("--project", str(project.root), "run", "--format", "json").json()
     html = cli("--project", str(project.root), "report", run["run"]["id"], "--format", "html")
     assert html.code == 2 and "<table id=\"items\">" in html.out and "web-01" in html.out
+
+
+def test_a_fleet_sized_page_shows_problems_first_and_pages_through_the_rest(browser, tmp_path):
+    from reconciler.model import Change, Drift, Item, RunResult, Status
+    from reconciler.report.html import render_html
+
+    items = [Item(ci=f"host-{n:05d}", kind="server", status=Status.IN_SYNC, identity={"host": f"host-{n:05d}"},
+                  owner="team-a") for n in range(1200)]
+    for item in items[1100:1150]:
+        item.status, item.severity = Status.DRIFTED, "high"
+        item.drift = [Drift("packages.nginx", Change.CHANGED, ">=1.22", "1.18.0", "high")]
+    page = tmp_path / "fleet.html"
+    page.write_text(render_html(RunResult("r", "2026-12-02T10:00:00+00:00", "2026-12-02T10:01:00+00:00", [], items)))
+    _open(browser, page)
+    assert browser.find_element(By.ID, "count").text == "1200 of 1200 items match, the first 500 shown"
+    assert _shown(browser)[0] == "host-01100" and len(_shown(browser)) == 500  # the drifted ones first
+    browser.find_element(By.ID, "more").click()
+    assert len(_shown(browser)) == 1000
+    Select(browser.find_element(By.CSS_SELECTOR, "select[data-filter=status]")).select_by_value("drifted")
+    assert len(_shown(browser)) == 50 and not browser.find_element(By.ID, "more").is_displayed()
+    Select(browser.find_element(By.CSS_SELECTOR, "select[data-filter=status]")).select_by_value("")
+    browser.find_element(By.CSS_SELECTOR, "button[data-col='0']").click()
+    browser.find_element(By.CSS_SELECTOR, "button[data-col='0']").click()
+    assert _shown(browser)[0] == "host-01199" and len(_shown(browser)) == 500
+    assert console_errors(browser) == []

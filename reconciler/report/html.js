@@ -18,13 +18,28 @@
     return true;
   }
 
+  var more = document.getElementById("more");
+  var page = Number(more.getAttribute("data-page"));
+  var limit = page;
+
+  // Only the first `limit` matching rows are displayed: layout of 10,000 rows would freeze the page.
   function filter() {
     var needle = search.value.trim().toLowerCase();
     var chosen = selects.filter(function (s) { return s.value; }).map(function (s) { return [s.getAttribute("data-filter"), s.value]; });
-    var shown = 0;
-    rows.forEach(function (row, i) { var ok = matches(row, i, needle, chosen); row.hidden = !ok; if (ok) { shown++; } });
-    count.textContent = shown + " of " + rows.length + " items shown";
+    var matching = 0;
+    rows.forEach(function (row, i) {
+      var ok = matches(row, i, needle, chosen);
+      if (ok) { matching++; }
+      row.hidden = !ok || matching > limit;
+    });
+    var shown = Math.min(matching, limit);
+    count.textContent = matching > shown
+      ? matching + " of " + rows.length + " items match, the first " + shown + " shown"
+      : shown + " of " + rows.length + " items shown";
+    more.hidden = matching <= shown;
   }
+
+  function reset() { limit = page; filter(); }
 
   function key(row, col) {
     var cell = row.cells[col];
@@ -45,12 +60,15 @@
     var fragment = document.createDocumentFragment();
     rows.forEach(function (row) { fragment.appendChild(row); });
     body.appendChild(fragment);
+    filter();
   }
 
-  search.addEventListener("input", filter);
-  selects.forEach(function (s) { s.addEventListener("change", filter); });
+  search.addEventListener("input", reset);
+  selects.forEach(function (s) { s.addEventListener("change", reset); });
+  more.addEventListener("click", function () { limit += page; filter(); });
   Array.prototype.forEach.call(table.querySelectorAll("th button"), function (b) {
     b.addEventListener("click", function () { sort(b); });
   });
   document.body.setAttribute("data-ready", "1");
+  document.body.setAttribute("data-ready-ms", String(Math.round(performance.now())));
 }());

@@ -121,6 +121,7 @@ def _trend(trend: Sequence[Mapping[str, Any]]) -> Iterator[str]:
 
 
 _FILTERS = ("status", "flag", "owner", "kind", "severity")
+PAGE = 500  # rows shown at a time; filters and sorting work on all of them
 
 
 def _items(items: Sequence[Item]) -> Iterator[str]:
@@ -133,14 +134,20 @@ def _items(items: Sequence[Item]) -> Iterator[str]:
     for name in _FILTERS:
         options = "".join(f'<option value="{escape(v)}">{escape(v)} ({n})</option>' for v, n in sorted(values[name].items()))
         yield f'<label>{name} <select data-filter="{name}"><option value="">all</option>{options}</select></label>'
-    yield (f'</div><p id="count" aria-live="polite">{len(items)} of {len(items)} items shown</p>'
+    shown = (f"{len(items)} of {len(items)} items match, the first {PAGE} shown" if len(items) > PAGE
+             else f"{len(items)} of {len(items)} items shown")
+    yield (f'</div><p id="count" aria-live="polite">{shown}</p>'
            '<table id="items"><caption>Every CI, untracked resource and asset of the run</caption><thead><tr>')
     for n, name in enumerate(("item", "kind", "status", "severity", "owner", "flags", "details")):
         yield (f'<th scope="col" aria-sort="none"><button type="button" data-col="{n}">{name}</button></th>'
                if name != "details" else f'<th scope="col">{name}</th>')
     yield "</tr></thead><tbody>"
-    yield from (_row(item) for item in items)
-    yield "</tbody></table></section>"
+    # problems first; rows past the first page start hidden so a 10,000-row page lays out fast
+    ordered = sorted(items, key=lambda item: not (item.flags or item.status not in (None, Status.IN_SYNC)))
+    yield from (_row(item, hidden=n >= PAGE) for n, item in enumerate(ordered))
+    yield (f'</tbody></table><p><button type="button" id="more" data-page="{PAGE}"'
+           f'{"" if len(items) > PAGE else " hidden"}>show more</button></p>'
+           f"<noscript><p>The first {PAGE} rows are shown; the JSON report has every item.</p></noscript></section>")
 
 
 def _facets(item: Item) -> dict[str, str]:
@@ -148,11 +155,11 @@ def _facets(item: Item) -> dict[str, str]:
             "owner": item.owner or "-", "kind": item.kind or "asset", "severity": item.severity or "-"}
 
 
-def _row(item: Item) -> str:
+def _row(item: Item, hidden: bool = False) -> str:
     facets = _facets(item)
     data = "".join(f' data-{k}="{escape(v)}"' for k, v in facets.items())
     name = item.ci or item.asset or ", ".join(f"{k}={v}" for k, v in item.identity.items() if k != "arn")
-    return (f"<tr{data}><td>{escape(str(name))}</td><td>{escape(facets['kind'])}</td>"
+    return (f"<tr{data}{' hidden' if hidden else ''}><td>{escape(str(name))}</td><td>{escape(facets['kind'])}</td>"
             f"<td>{escape(facets['status'])}</td><td data-v=\"{severity_rank(item.severity)}\">"
             f"{escape(facets['severity'])}</td><td>{escape(facets['owner'])}</td>"
             f"<td>{escape(', '.join(item.flags))}</td><td>{_details(item)}</td></tr>")
