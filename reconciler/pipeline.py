@@ -19,13 +19,14 @@ from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
 from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, severity_rank
-from .register.assets import RegisterSnapshot
+from .register.assets import RegisterSnapshot, book_value
 from .notify import Delivery, body, has_changes, send, title
 from .register.findings import drift_first_seen, finding_changes
 from .register.recording import Recorded, record_run
 from .register.store import Register
 from .report.causes import find_causes, path_text
 from .report.json import report_dict
+from .report.money import identity_key, money_at_stake, prices_from
 
 MISSING_SEVERITY = "high"
 # How much each flag weighs against --fail-on. Ownership gaps are `info`: visible in every report, but a
@@ -68,6 +69,7 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
     with _timed(timings, "causes"):
         first_seen = drift_first_seen(register, result.items, path_text) if register else {}
         result.causes = find_causes(result.items, ci_context(project, cis), first_seen)
+        result.money = _money(project, result.items, snapshot, observed, today)
     if register and record:
         with _timed(timings, "record"):
             recorded = _record(register, result, found, facts, partial=bool(options.limit or options.kind))
@@ -88,6 +90,27 @@ def ci_context(project: Project, cis: Sequence[CI]) -> dict[str, dict[str, list[
                     groups_of.setdefault(host, []).append(group)
     return {ci.id: {"groups": groups_of.get(str(ci.match.get("host")), []), "baselines": list(ci.extends)}
             for ci in cis}
+
+
+def _money(project: Project, items: Sequence[Item], snapshot: RegisterSnapshot, observed: Sequence[Any],
+           today: Any) -> dict[str, Any]:
+    """Money at stake: the register's values of flagged assets, the facts of untracked resources."""
+    values = {}
+    for tag in {item.asset for item in items if item.asset and item.flags}:
+        asset = snapshot.assets.get(tag)
+        if asset is not None:
+            value = book_value(asset, today)
+            per_seat = float(asset.purchase_cost) / asset.seats if asset.purchase_cost and asset.seats else None
+            values[tag] = {"book_value": None if value is None else float(value),
+                           "currency": asset.currency or "(no currency)", "cost_per_seat": per_seat}
+    wanted = {(item.kind, identity_key(item.identity)) for item in items if "untracked" in item.flags}
+    facts_of = {}
+    if wanted:
+        for seen in observed:
+            key = (seen.kind, identity_key(seen.identity))
+            if key in wanted:
+                facts_of[key] = seen.facts
+    return money_at_stake(items, values, facts_of, prices_from(project.settings.raw.get("prices")))
 
 
 def _notify(register: Register, result: RunResult, recorded: Recorded, urls: Sequence[str]) -> None:

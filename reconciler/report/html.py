@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from ..model import Item, RunResult, Status, severity_rank
 from .causes import cause_line, causes_of, named_cis
 from .json import summary
+from .money import amounts_text
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -58,9 +59,11 @@ def _tiles(result: RunResult) -> Iterator[str]:
              ("drifted", counts["drifted"], "bad"), ("missing", counts["missing"], "bad"),
              ("unknown", counts["unknown"], "warn"), ("untracked", counts["flags"].get("untracked", 0), "warn"),
              ("coverage", "n/a" if coverage is None else f"{coverage} %", "")]
-    total = (result.money or {}).get("total")
-    if total:
-        tiles.append(("money at stake (estimate)", f"{total:,.0f} {result.money.get('currency', '')}", "warn"))
+    totals = (result.money or {}).get("totals") or {}
+    if totals.get("book_value"):
+        tiles.append(("book value at stake", amounts_text(totals["book_value"]), "warn"))
+    if totals.get("monthly"):
+        tiles.append(("a month, estimated", amounts_text(totals["monthly"]), "warn"))
     yield '<section aria-label="Summary"><ul class="tiles">'
     yield from (f'<li class="tile {cls}"><span class="n">{escape(str(value))}</span> {escape(label)}</li>'
                 for label, value, cls in tiles)
@@ -84,15 +87,20 @@ def _money(money: Mapping[str, Any]) -> Iterator[str]:
     owners = (money or {}).get("by_owner") or {}
     if not owners:
         return
-    currency = escape(money.get("currency", ""))
-    yield ('<section aria-labelledby="money-h"><h2 id="money-h">Money at stake <small>(estimate, not a bill)'
-           f'</small></h2><table><caption>{escape(money.get("basis", ""))}</caption><thead><tr>'
-           '<th scope="col">owner</th><th scope="col">book value</th><th scope="col">monthly cost</th>'
-           "</tr></thead><tbody>")
-    for owner, figures in sorted(owners.items(), key=lambda kv: -kv[1].get("total", 0)):
-        yield (f'<tr><th scope="row">{escape(owner)}</th><td>{figures.get("book_value", 0):,.2f} {currency}</td>'
-               f'<td>{figures.get("monthly", 0):,.2f} {currency}</td></tr>')
-    yield "</tbody></table></section>"
+    prices = money.get("prices") or {}
+    yield ('<section aria-labelledby="money-h"><h2 id="money-h">Money at stake <small>(an estimate, not a bill)'
+           f'</small></h2><table id="money"><caption>book values from the register; monthly costs of untracked '
+           f'resources from {escape(str(prices.get("source")))} ({escape(str(prices.get("region")))}, '
+           f'{escape(str(prices.get("taken")))})</caption><thead><tr><th scope="col">owner</th>'
+           '<th scope="col">book value</th><th scope="col">monthly cost (estimate)</th></tr></thead><tbody>')
+    for owner, figures in owners.items():
+        yield (f'<tr><th scope="row">{escape(owner)}</th><td>{escape(amounts_text(figures["book_value"]))}</td>'
+               f'<td>{escape(amounts_text(figures["monthly"]))}</td></tr>')
+    yield "</tbody></table><details><summary>what makes these figures</summary><ul>"
+    yield from (f"<li>{escape(str(e['subject']))} ({escape(str(e['kind'] or 'asset'))}, {escape(e['owner'])}): "
+                f"{e['amount']:,.2f} {escape(e['currency'])}{'/month' if e['measure'] == 'monthly' else ''} — "
+                f"{escape(e['reason'])}, {escape(e['basis'])}</li>" for e in money.get("items", [])[:200])
+    yield "</ul></details></section>"
 
 
 def _trend(trend: Sequence[Mapping[str, Any]]) -> Iterator[str]:

@@ -7,6 +7,7 @@ from typing import Iterator
 from ..model import Item, RunResult, Status
 from .causes import causes_of, covered_by, named_cis
 from .json import summary
+from .money import amounts_text
 from .text import show
 
 
@@ -27,6 +28,7 @@ def _lines(result: RunResult) -> Iterator[str]:
     yield (f"| {counts['cis']} | {counts['in_sync']} | {counts['drifted']} | {counts['missing']} | "
            f"{counts['unknown']} | {result.exit_code} |")
     yield from _causes(result)
+    yield from _money(result.money)
     shared = {cause["id"] for cause in causes_of(result) if cause["count"] > 1}
     hidden = 0
     for item in result.items:
@@ -62,6 +64,22 @@ def _causes(result: RunResult) -> Iterator[str]:
         yield (f"| {n} | `{cause['path']}` | {_cell(cause['desired'])} | {found} | {cause['count']}: "
                f"{_cell(named_cis(cause))} | {cause['kind']} | {cause['severity']} | {_cell(common or '—')} | "
                f"{(cause.get('first_seen') or 'this run')[:10]} |")
+
+
+def _money(money: dict) -> Iterator[str]:
+    if not money.get("by_owner"):
+        return
+    prices = money["prices"]
+    yield ""
+    yield "## Money at stake (an estimate, not a bill)"
+    yield ""
+    yield "| owner | book value | monthly cost (estimate) |"
+    yield "|---|---|---|"
+    for owner, figures in money["by_owner"].items():
+        yield f"| {_cell(owner)} | {amounts_text(figures['book_value'])} | {amounts_text(figures['monthly'])} |"
+    yield ""
+    yield (f"_Book values from the register; monthly costs of untracked resources from {prices['source']} "
+           f"({prices['region']}, {prices['taken']})._")
 
 
 def _item(item: Item) -> Iterator[str]:

@@ -8,6 +8,7 @@ from typing import Any, Iterator
 from ..model import Drift, Item, RunResult, Status
 from .causes import cause_line, causes_of, covered_by, named_cis
 from .json import summary
+from .money import amounts_text
 
 _COLOURS = {"drifted": "31", "missing": "35", "unknown": "33", "in_sync": "32", "flags": "36", "dim": "2"}
 _SHOWN_IN_SYNC = 20
@@ -50,6 +51,7 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
         yield style(f"FLAGS ({len(flagged)})", "flags")
         yield from (_flag_line(i) for i in flagged)
     yield from _in_sync_lines(by_status[Status.IN_SYNC], style, verbose)
+    yield from money_lines(result.money)
     yield ""
     yield from _footer(result, counts)
 
@@ -67,6 +69,19 @@ def cause_lines(result: RunResult, style: Style) -> Iterator[str]:
         yield style(f"    {named_cis(cause)}", "dim")
     if len(causes) > _SHOWN_CAUSES:
         yield f"  … and {len(causes) - _SHOWN_CAUSES} more causes (--format json lists all)"
+
+
+def money_lines(money: dict[str, Any]) -> Iterator[str]:
+    """Money at stake per owner: book values from the register, monthly estimates of untracked resources."""
+    if not money.get("by_owner"):
+        return
+    prices = money["prices"]
+    yield ""
+    yield f"MONEY AT STAKE (estimate; prices: {prices['source']}, {prices['region']}, {prices['taken']})"
+    for owner, figures in money["by_owner"].items():
+        parts = [f"book value {amounts_text(figures['book_value'])}"] * bool(figures["book_value"])
+        parts += [f"{amounts_text(figures['monthly'])} a month"] * bool(figures["monthly"])
+        yield f"  {owner}: {', '.join(parts)}"
 
 
 def _beyond_causes(items: list[Item], result: RunResult) -> list[Item]:
