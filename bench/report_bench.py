@@ -17,8 +17,8 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from reconciler.model import Change, Drift, Item, RunResult, Source, Status
 from reconciler.report.causes import find_causes

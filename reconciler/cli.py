@@ -21,8 +21,8 @@ from .register import commands as commands_
 from .register.findings import recent_runs
 from .register.recording import load_report
 from .register.store import Register, open_register, resolve_dsn
-from .report.json import render_json, result_from_report
 from .report.html import render_html
+from .report.json import render_json, result_from_report
 from .report.junit import render_junit
 from .report.markdown import render_markdown
 from .report.text import render_text

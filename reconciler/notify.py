@@ -10,8 +10,9 @@ URLs often hold tokens: only Apprise's privacy form of a URL is ever shown.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 MAX_LINES = 40  # per notification; the rest is a count (the report has them all)
 

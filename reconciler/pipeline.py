@@ -19,8 +19,8 @@ from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
 from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, severity_rank
-from .register.assets import RegisterSnapshot, book_value
 from .notify import Delivery, body, has_changes, send, title
+from .register.assets import RegisterSnapshot, book_value
 from .register.findings import drift_first_seen, finding_changes
 from .register.recording import Recorded, record_run
 from .register.store import Register

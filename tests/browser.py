@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -37,13 +37,15 @@ def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
-def requested_urls(driver: webdriver.Chrome) -> list[str]:
-    """Every URL the page asked the network stack for (Network.requestWillBeSent)."""
+def requested_urls(driver: webdriver.Chrome, document: str | None = None) -> list[str]:
+    """Every URL asked of the network stack (Network.requestWillBeSent), by the given document only if
+    one is given (the browser's own new-tab page loads chrome:// resources at its own pace)."""
     urls = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
-        if message.get("method") == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
+        params = message.get("params", {})
+        if message.get("method") == "Network.requestWillBeSent" and document in (None, params.get("documentURL")):
+            urls.append(params["request"]["url"])
     return urls
 
 

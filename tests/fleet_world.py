@@ -6,7 +6,7 @@ facts directory; `drift` says which hosts run an old nginx or still carry telnet
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def package(name: str, version: str) -> list[dict[str, str]]:

@@ -54,7 +54,7 @@ def test_paths_as_tuples_of_keys_read_as_their_display_form():
 
 
 def test_a_run_reports_causes_with_groups_baselines_and_first_seen(cli, project):
-    write_fleet(project, 12, old_nginx=range(0, 10), telnetd=(3, 4))
+    write_fleet(project, 12, old_nginx=range(10), telnetd=(3, 4))
     first = cli("--project", str(project.root), "run", "--format", "json").json()
     assert [(c["path"], c["count"], c["groups"], c["baselines"]) for c in first["causes"]] == [
         ("packages.nginx", 10, ["web"], ["debian-12"]), ("packages.telnetd", 2, ["web"], ["debian-12"])]
@@ -65,7 +65,7 @@ def test_a_run_reports_causes_with_groups_baselines_and_first_seen(cli, project)
 
 
 def test_the_text_and_markdown_reports_lead_with_causes_and_fold_the_cis_they_cover(cli, project):
-    write_fleet(project, 40, old_nginx=range(0, 30), telnetd=(35,))
+    write_fleet(project, 40, old_nginx=range(30), telnetd=(35,))
     text = cli("--project", str(project.root), "run").out
     assert text.index("CAUSES (2 across 31 drifted CIs)") < text.index("DRIFTED (31)")
     assert "packages.nginx: 1.18.0-6 where >=1.22 is declared — 30 CIs (server, medium), group web; baseline debian-12" in text

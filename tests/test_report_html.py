@@ -46,7 +46,7 @@ def test_the_page_is_one_file_that_loads_offline_without_errors_or_requests(brow
     _open(browser, page)
     assert console_errors(browser) == []
     # data: URLs never reach a network; anything else but the file itself would
-    urls = requested_urls(browser)
+    urls = requested_urls(browser, document=page.as_uri())
     assert page.as_uri() in urls  # the log does see requests: the page's own load is one
     assert [url for url in urls if url != page.as_uri() and not url.startswith("data:")] == []
     assert browser.find_element(By.ID, "count").text == "30 of 30 items shown"

@@ -8,8 +8,9 @@ The pipeline calls `drift_first_seen` before recording a run (causes carry their
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from html import escape
 from importlib import resources
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from ..model import Item, RunResult, Status, severity_rank
 from .causes import cause_line, causes_of, named_cis

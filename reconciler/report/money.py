@@ -14,7 +14,8 @@ report's `money` object. Pure.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..model import Item
 
