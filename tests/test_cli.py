@@ -101,7 +101,7 @@ def test_markdown_and_junit_reports_show_the_drift(cli):
     junit = cli(*EXAMPLE, "run", "--format", "junit")
     import xml.etree.ElementTree as ET
 
-    suite = ET.fromstring(junit.out.split("?>", 1)[1])
+    suite = ET.fromstring(junit.out.split("?>", 1)[1]).find("testsuite[@name='reconcile']")
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "0")
     failing = [case.get("name") for case in suite if case.find("failure") is not None]
     assert failing == ["web-02"]

@@ -1,0 +1,41 @@
+"""The JUnit report validates against the JUnit XML schema CI servers read, and carries the flags."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+
+import xmlschema
+
+from .conftest import REPO
+
+SCHEMA = xmlschema.XMLSchema(str(REPO / "tests" / "data" / "junit-jenkins.xsd"))
+
+
+def _fleet(cli, tmp_path):
+    root = tmp_path / "fleet"
+    shutil.copytree(REPO / "examples" / "fleet", root)
+    assert cli("--project", str(root), "register", "import", str(root / "register.csv")).code == 0
+    return root
+
+
+def test_junit_validates_against_the_schema_and_lists_every_flag(cli, tmp_path):
+    out = cli("--project", str(_fleet(cli, tmp_path)), "run", "--format", "junit").out
+    SCHEMA.validate(out)
+    flags = ET.fromstring(out.split("?>", 1)[1]).find("testsuite[@name='reconcile.flags']")
+    cases = {case.get("name"): case for case in flags}
+    assert cases["LIC-0101"].find("failure").get("type") == "licence_over"
+    assert cases["ASSET-0103"].find("failure").get("message") == "owned_unconfigured, unseen (low)"
+    assert "hostname=build-07" in " ".join(cases)
+    assert flags.get("tests") == flags.get("failures") == str(len(cases)) == "3"
+    cis = ET.fromstring(out.split("?>", 1)[1]).find("testsuite[@name='reconcile']")
+    web02 = cis.find("testcase[@name='web-02']")  # a CI's own flags: in its test case
+    assert web02.find("failure") is not None and web02.find("system-out").text == "flags: configured_unowned"
+    db01 = cis.find("testcase[@name='db-01']")  # in sync, but past its EOL: failing, typed by the flag
+    assert db01.find("failure").get("type") == "eol" and cis.get("failures") == "2"
+
+
+def test_a_schema_violation_would_be_caught(cli, tmp_path):
+    out = cli("--project", str(_fleet(cli, tmp_path)), "run", "--format", "junit").out
+    broken = out.replace('tests="', 'tests="x', 1)
+    assert not SCHEMA.is_valid(broken)
