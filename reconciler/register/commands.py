@@ -22,8 +22,9 @@ from ..errors import UsageError
 from ..model import CI, Project
 from . import schema as t
 from .assets import Asset, book_value
+from .findings import age_buckets, open_findings, recent_runs
 from .importer import ImportFailed, apply_import, changed_fields, export_assets, plan_import, read_assets
-from .store import Register
+from .store import Register, now
 
 
 def _json(data: Any, out: TextIO) -> None:
@@ -149,15 +150,16 @@ def history(args: Any, register: Register, out: TextIO) -> int:
     """args: id (CI id or None for the list of runs), limit (int, default 20), format ("text" | "json")."""
     limit = getattr(args, "limit", None) or 20
     if not getattr(args, "id", None):
-        runs = register.rows(t.runs, order=[t.runs.c.started_at.desc(), t.runs.c.id.desc()], limit=limit)
-        for run in runs:
-            run.pop("report", None)
+        runs = list(reversed(recent_runs(register, limit=limit)))
         if getattr(args, "format", None) == "json":
-            _json(runs, out)
+            rows = register.rows(t.runs, order=[t.runs.c.started_at.desc(), t.runs.c.id.desc()], limit=limit)
+            trend = {run["id"]: run for run in runs}
+            for row in rows:  # the stored row, with the counts of the trend added
+                row.pop("report", None)
+                row.update({k: trend[row["id"]][k] for k in ("drifted", "unknown", "flags")} if row["id"] in trend else {})
+            _json(rows, out)
             return 0
-        for run in runs:
-            out.write(f"{run['id']}  {run['started_at']}  exit {run['exit_code']}  "
-                      f"{run['summary'].get('items', 0)} item(s)\n")
+        _write_runs(runs, open_findings(register, now()), out)
         return 0
     versions = register.rows(t.ci_versions, t.ci_versions.c.ci == args.id, order=[t.ci_versions.c.version])
     if not versions:
@@ -171,6 +173,24 @@ def history(args: Any, register: Register, out: TextIO) -> int:
         for path, old, new in entry["changes"]:
             out.write(f"  {path}: {json.dumps(old, default=str)} -> {json.dumps(new, default=str)}\n")
     return 0
+
+
+def _write_runs(runs: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[str, Any]], out: TextIO) -> None:
+    """Runs with their counts and coverage, then how long the open findings have been open."""
+    for run in runs:
+        flags = sum((run.get("flags") or {}).values())
+        coverage = "n/a" if run["coverage"] is None else f"{run['coverage']} %"
+        out.write(f"{run['id']}  {run['started_at']}  exit {run['exit_code']}  {run['drifted']} drifted, "
+                  f"{run['unknown']} unknown, {flags} flag(s), coverage {coverage}\n")
+    if not findings:
+        return
+    buckets = ", ".join(f"{label} {n}" for label, n in age_buckets(findings).items() if n)
+    out.write(f"\nopen findings: {len(findings)} ({buckets})\n")
+    for finding in findings[:10]:
+        out.write(f"  open {finding['age_days']} day(s), since {finding['first_seen'][:10]}: "
+                  f"{finding['subject']} {finding['what']}\n")
+    if len(findings) > 10:
+        out.write(f"  … and {len(findings) - 10} more\n")
 
 
 def _timeline(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

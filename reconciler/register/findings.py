@@ -135,3 +135,30 @@ def recent_runs(register: Register, until: str | None = None, limit: int = 20) -
                      "drifted": counts.get("drifted", 0), "unknown": counts.get("unknown", 0),
                      "flags": counts.get("flags", {}), "coverage": coverage.get("declared_pct")})
     return runs
+
+
+def open_findings(register: Register, now: datetime) -> list[dict[str, Any]]:
+    """Every open finding with how long it has been open (days), the oldest first."""
+    f = t.findings.c
+    with register.reading() as conn:
+        rows = conn.execute(sa.select(f.subject, f.kind, f.what, f.severity, f.first_seen)
+                            .where(f.resolved_at.is_(None)).order_by(f.first_seen, f.subject, f.what)).all()
+    return [{"subject": row.subject, "kind": row.kind, "what": row.what, "severity": row.severity,
+             "first_seen": _iso(row.first_seen), "age_days": _age_days(now, row.first_seen)} for row in rows]
+
+
+def _age_days(now: datetime, then: datetime) -> int:
+    if then.tzinfo is None and now.tzinfo is not None:  # SQLite hands naive UTC back
+        now = now.replace(tzinfo=None)
+    return max(0, (now - then).days)
+
+
+AGE_BUCKETS = ((1, "under a day"), (7, "1-7 days"), (30, "7-30 days"), (None, "over 30 days"))
+
+
+def age_buckets(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    counts = {label: 0 for _limit, label in AGE_BUCKETS}
+    for finding in findings:
+        label = next(label for limit, label in AGE_BUCKETS if limit is None or finding["age_days"] < limit)
+        counts[label] += 1
+    return counts
