@@ -183,3 +183,4 @@ class RunResult:
     causes: list[dict[str, Any]] = field(default_factory=list)  # drift grouped by cause (report/causes.py)
     money: dict[str, Any] = field(default_factory=dict)  # money at stake (report/money.py)
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # findings new/changed/resolved
+    impact: dict[str, dict[str, Any]] = field(default_factory=dict)  # what depends on drifted CIs (relations.py)

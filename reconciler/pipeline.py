@@ -24,6 +24,7 @@ from .register.assets import RegisterSnapshot, book_value
 from .register.findings import drift_first_seen, finding_changes
 from .register.recording import Recorded, record_run
 from .register.store import Register
+from .relations import impact, relation_edges
 from .report.causes import find_causes, path_text
 from .report.json import report_dict
 from .report.money import identity_key, money_at_stake, prices_from
@@ -70,6 +71,7 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
         first_seen = drift_first_seen(register, result.items, path_text) if register else {}
         result.causes = find_causes(result.items, ci_context(project, cis), first_seen)
         result.money = _money(project, result.items, snapshot, observed, today)
+        result.impact = impact(result.items, relation_edges(observed, cis))
     if register and record:
         with _timed(timings, "record"):
             recorded = _record(register, result, found, facts, partial=bool(options.limit or options.kind))

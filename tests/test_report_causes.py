@@ -67,13 +67,14 @@ def test_a_run_reports_causes_with_groups_baselines_and_first_seen(cli, project)
 def test_the_text_and_markdown_reports_lead_with_causes_and_fold_the_cis_they_cover(cli, project):
     write_fleet(project, 40, old_nginx=range(30), telnetd=(35,))
     text = cli("--project", str(project.root), "run").out
-    assert text.index("CAUSES (2 across 31 drifted CIs)") < text.index("DRIFTED (31)")
+    assert text.index("CAUSES (1 shared by 30 drifted CIs; 1 more on one CI each, below)") < text.index("DRIFTED (31)")
     assert "packages.nginx: 1.18.0-6 where >=1.22 is declared — 30 CIs (server, medium), group web; baseline debian-12" in text
     assert "… 30 more drifted only for the causes above" in text
     assert "  web-35 (server, team-shop)" in text  # its cause is its own: still listed with its drift
     markdown = cli("--project", str(project.root), "run", "--format", "markdown").out
-    assert markdown.index("## Causes (2)") < markdown.index("## web-35")
+    assert markdown.index("## Causes (1)") < markdown.index("## web-35")
     assert "_30 more CIs drifted only for the causes above" in markdown and "## web-00" not in markdown
+    assert "packages.telnetd: 0.17-44 where" not in text  # a cause of one CI is read under that CI
     verbose = cli("--project", str(project.root), "run", "--verbose").out
     assert "  web-00 (server, team-web)" in verbose
 

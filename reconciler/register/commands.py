@@ -20,9 +20,10 @@ import yaml
 
 from ..errors import UsageError
 from ..model import CI, Project
+from ..relations import impact_line
 from . import schema as t
 from .assets import Asset, book_value
-from .findings import age_buckets, open_findings, recent_runs
+from .findings import age_buckets, last_impact, open_findings, recent_runs
 from .importer import ImportFailed, apply_import, changed_fields, export_assets, plan_import, read_assets
 from .store import Register, now
 
@@ -256,6 +257,7 @@ def unified_view(ident: str, register: Register, project: Project | None) -> dic
         "changes": register.rows(t.changes, sa.or_(t.changes.c.ci.in_(subjects),
                                                    t.changes.c.asset_tag.in_(subjects)),
                                  order=[t.changes.c.at.desc()], limit=10),
+        "impact": last_impact(register, ci_id),
     }
 
 
@@ -278,6 +280,8 @@ def _write_view(view: Mapping[str, Any], out: TextIO) -> None:
         for name, targets in ci["relations"].items():
             out.write(f"{name}: {', '.join(targets)}\n")
         out.write(f"depended on by: {', '.join(ci['depended_on_by']) or '-'}\n")
+        if view.get("impact"):
+            out.write(f"impact (last run): {impact_line(ci['id'], ci['kind'], view['impact'])}\n")
     if asset:
         out.write(f"asset {asset['asset_tag']}: {asset['name'] or '-'} [{asset['status']}], owner "
                   f"{asset['owner'] or '-'}, assigned to {asset['assigned_to'] or '-'}, location "

@@ -162,3 +162,12 @@ def age_buckets(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         label = next(label for limit, label in AGE_BUCKETS if limit is None or finding["age_days"] < limit)
         counts[label] += 1
     return counts
+
+
+def last_impact(register: Register, ci: str) -> dict[str, Any] | None:
+    """What depended on the CI's drift in the newest recorded run, if it drifted with dependents."""
+    r = t.runs.c
+    with register.reading() as conn:
+        row = conn.execute(sa.select(r.id).order_by(r.started_at.desc(), r.id.desc()).limit(1)).first()
+    stored = load_report(register, row.id) if row else None
+    return ((stored or {}).get("report") or {}).get("impact", {}).get(ci)

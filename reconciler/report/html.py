@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from ..model import Item, RunResult, Status, severity_rank
+from ..relations import impact_line
 from .causes import cause_line, causes_of, named_cis
 from .json import summary
 from .money import amounts_text
@@ -46,6 +47,7 @@ def _page(result: RunResult, trend: Sequence[Mapping[str, Any]]) -> Iterator[str
     yield f"<p>{escape(result.started_at)} → {escape(result.finished_at)} · exit {result.exit_code}</p></header><main>"
     yield from _tiles(result)
     yield from _causes(causes_of(result))
+    yield from _impact(result)
     yield from _money(result.money)
     yield from _trend(trend)
     yield from _items(result.items)
@@ -82,6 +84,18 @@ def _causes(causes: Sequence[Mapping[str, Any]]) -> Iterator[str]:
                f"<p>owners: {escape(', '.join(f'{o} ({n})' for o, n in cause['owners'].items()))}</p>"
                f"<p>CIs: {escape(named_cis(cause, 50))}</p></details></li>")
     yield "</ol></section>"
+
+
+def _impact(result: RunResult) -> Iterator[str]:
+    if not result.impact:
+        return
+    kinds = {item.ci: item.kind for item in result.items if item.ci}
+    yield '<section aria-labelledby="impact-h"><h2 id="impact-h">What depends on the drifted CIs</h2><ul>'
+    for ci, entry in result.impact.items():
+        more = entry["count"] - len(entry["dependents"])
+        yield (f"<li><details><summary>{escape(impact_line(ci, kinds.get(ci), entry))}</summary><p>"
+               f"{escape(', '.join(entry['dependents']))}{f' … and {more} more' if more > 0 else ''}</p></details></li>")
+    yield "</ul></section>"
 
 
 def _money(money: Mapping[str, Any]) -> Iterator[str]:

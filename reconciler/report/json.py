@@ -24,6 +24,8 @@ def report_dict(result: RunResult) -> dict[str, Any]:
               "items": [item_dict(i) for i in result.items]}
     if result.money:
         report["money"] = result.money
+    if result.impact:
+        report["impact"] = result.impact
     return report
 
 
@@ -69,4 +71,4 @@ def result_from_report(report: dict[str, Any]) -> RunResult:
                      sources=[Source(**s) for s in run["sources"]], items=items,
                      coverage=report["summary"].get("coverage") or {}, exit_code=run["exit_code"],
                      stats=run.get("stats") or {}, causes=report.get("causes") or [],
-                     money=report.get("money") or {})
+                     money=report.get("money") or {}, impact=report.get("impact") or {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..model import Item, RunResult, Status
+from ..relations import impact_line
 from .causes import causes_of, covered_by, named_cis
 from .json import summary
 from .money import amounts_text
@@ -28,6 +29,12 @@ def _lines(result: RunResult) -> Iterator[str]:
     yield (f"| {counts['cis']} | {counts['in_sync']} | {counts['drifted']} | {counts['missing']} | "
            f"{counts['unknown']} | {result.exit_code} |")
     yield from _causes(result)
+    if result.impact:
+        kinds = {item.ci: item.kind for item in result.items if item.ci}
+        yield ""
+        yield "## Impact"
+        yield ""
+        yield from (f"- {impact_line(ci, kinds.get(ci), entry)}" for ci, entry in result.impact.items())
     yield from _money(result.money)
     shared = {cause["id"] for cause in causes_of(result) if cause["count"] > 1}
     hidden = 0
@@ -49,7 +56,7 @@ def _lines(result: RunResult) -> Iterator[str]:
 
 
 def _causes(result: RunResult) -> Iterator[str]:
-    causes = causes_of(result)
+    causes = [cause for cause in causes_of(result) if cause["count"] > 1]  # one CI's drift: under its CI
     if not causes:
         return
     yield ""

@@ -6,6 +6,7 @@ import json
 from typing import Any, Iterator
 
 from ..model import Drift, Item, RunResult, Status
+from ..relations import impact_line
 from .causes import cause_line, causes_of, covered_by, named_cis
 from .json import summary
 from .money import amounts_text
@@ -33,6 +34,7 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
     yield (f"run {result.id}  {result.started_at}  {counts['cis']} CIs: {counts['in_sync']} in sync, "
            f"{counts['drifted']} drifted, {counts['missing']} missing, {counts['unknown']} unknown")
     yield from cause_lines(result, style)
+    yield from impact_lines(result)
     by_status = {status: [i for i in result.items if i.ci and i.status == status] for status in Status}
     for status in (Status.DRIFTED, Status.MISSING, Status.UNKNOWN):
         if by_status[status]:
@@ -59,16 +61,29 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
 def cause_lines(result: RunResult, style: Style) -> Iterator[str]:
     """The drift grouped by cause, first: 500 CIs drifting for one reason read as one line."""
     causes = causes_of(result)
-    if not causes:
+    shared = [cause for cause in causes if cause["count"] > 1]  # a cause of one CI reads best with its CI
+    if not shared:
         return
-    cis = len({ci for cause in causes for ci in cause["cis"]})
+    cis = len({ci for cause in shared for ci in cause["cis"]})
+    single = len(causes) - len(shared)
     yield ""
-    yield style(f"CAUSES ({len(causes)} across {cis} drifted CIs)", "drifted")
-    for cause in causes[:_SHOWN_CAUSES]:
+    yield style(f"CAUSES ({len(shared)} shared by {cis} drifted CIs"
+                + (f"; {single} more on one CI each, below)" if single else ")"), "drifted")
+    for cause in shared[:_SHOWN_CAUSES]:
         yield f"  {cause_line(cause)}"
         yield style(f"    {named_cis(cause)}", "dim")
-    if len(causes) > _SHOWN_CAUSES:
-        yield f"  … and {len(causes) - _SHOWN_CAUSES} more causes (--format json lists all)"
+    if len(shared) > _SHOWN_CAUSES:
+        yield f"  … and {len(shared) - _SHOWN_CAUSES} more causes (--format json lists all)"
+
+
+def impact_lines(result: RunResult) -> Iterator[str]:
+    """What depends on the drifted CIs: the blast radius of each drift."""
+    if not result.impact:
+        return
+    kinds = {item.ci: item.kind for item in result.items if item.ci}
+    yield ""
+    yield f"IMPACT ({len(result.impact)} drifted CIs others depend on)"
+    yield from (f"  {impact_line(ci, kinds.get(ci), entry)}" for ci, entry in result.impact.items())
 
 
 def money_lines(money: dict[str, Any]) -> Iterator[str]:
