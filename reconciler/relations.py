@@ -11,7 +11,8 @@ An edge (a, relation, b) reads "a depends on b": a drift on b reaches a.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .model import CI, Item, Observed, Status
 
