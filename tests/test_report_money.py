@@ -69,6 +69,8 @@ def test_untracked_cloud_resources_carry_a_monthly_estimate_per_owner_hint(cli, 
     assert money["prices"] == {"source": "AWS public on-demand list prices", "region": "us-east-1",
                                "taken": "2024-06", "currency": "USD"}
     assert money["by_owner"]["team-ml (tag Team)"]["monthly"] == {"USD": 70.08}
+    html = cli("--project", _cloud_project(project), "untracked", "--format", "html").out
+    assert "≈ 8.00 USD/month (estimate: 100 GB gp3 × 0.08/GB-month)" in html
 
 
 def test_prices_in_reconciler_yml_override_the_defaults(cli, project, cloud):

@@ -19,7 +19,7 @@ from ..model import Item, RunResult, Status, severity_rank
 from ..relations import impact_line
 from .causes import cause_line, causes_of, named_cis
 from .json import summary
-from .money import amounts_text
+from .money import amounts_text, identity_key
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -50,7 +50,7 @@ def _page(result: RunResult, trend: Sequence[Mapping[str, Any]]) -> Iterator[str
     yield from _impact(result)
     yield from _money(result.money)
     yield from _trend(trend)
-    yield from _items(result.items)
+    yield from _items(result.items, _estimates(result.money))
     yield from _sources(result)
     yield f"</main><script>{_asset('html.js')}</script></body></html>\n"
 
@@ -147,7 +147,13 @@ _FILTERS = ("status", "flag", "owner", "kind", "severity")
 PAGE = 500  # rows shown at a time; filters and sorting work on all of them
 
 
-def _items(items: Sequence[Item]) -> Iterator[str]:
+def _estimates(money: Mapping[str, Any]) -> dict[str, str]:
+    """Untracked resource (its identity key) -> its monthly cost estimate, as shown in its row."""
+    return {e["subject"]: f"≈ {e['amount']:,.2f} {e['currency']}/month (estimate: {e['basis']})"
+            for e in (money or {}).get("items", []) if e["measure"] == "monthly"}
+
+
+def _items(items: Sequence[Item], estimates: Mapping[str, str]) -> Iterator[str]:
     values: dict[str, Counter[str]] = {name: Counter() for name in _FILTERS}
     for item in items:
         for name, value in _facets(item).items():
@@ -167,7 +173,7 @@ def _items(items: Sequence[Item]) -> Iterator[str]:
     yield "</tr></thead><tbody>"
     # problems first; rows past the first page start hidden so a 10,000-row page lays out fast
     ordered = sorted(items, key=lambda item: not (item.flags or item.status not in (None, Status.IN_SYNC)))
-    yield from (_row(item, hidden=n >= PAGE) for n, item in enumerate(ordered))
+    yield from (_row(item, n >= PAGE, estimates) for n, item in enumerate(ordered))
     yield (f'</tbody></table><p><button type="button" id="more" data-page="{PAGE}"'
            f'{"" if len(items) > PAGE else " hidden"}>show more</button></p>'
            f"<noscript><p>The first {PAGE} rows are shown; the JSON report has every item.</p></noscript></section>")
@@ -178,14 +184,21 @@ def _facets(item: Item) -> dict[str, str]:
             "owner": item.owner or "-", "kind": item.kind or "asset", "severity": item.severity or "-"}
 
 
-def _row(item: Item, hidden: bool = False) -> str:
+def _row(item: Item, hidden: bool, estimates: Mapping[str, str]) -> str:
     facets = _facets(item)
     data = "".join(f' data-{k}="{escape(v)}"' for k, v in facets.items())
     name = item.ci or item.asset or ", ".join(f"{k}={v}" for k, v in item.identity.items() if k != "arn")
     return (f"<tr{data}{' hidden' if hidden else ''}><td>{escape(str(name))}</td><td>{escape(facets['kind'])}</td>"
             f"<td>{escape(facets['status'])}</td><td data-v=\"{severity_rank(item.severity)}\">"
             f"{escape(facets['severity'])}</td><td>{escape(facets['owner'])}</td>"
-            f"<td>{escape(', '.join(item.flags))}</td><td>{_details(item)}</td></tr>")
+            f"<td>{escape(', '.join(item.flags))}</td><td>{_details(item)}{_estimate(item, estimates)}</td></tr>")
+
+
+def _estimate(item: Item, estimates: Mapping[str, str]) -> str:
+    if not estimates or item.ci or "untracked" not in item.flags:
+        return ""
+    found = estimates.get(identity_key(item.identity))
+    return f"<br><small>{escape(found)}</small>" if found else ""
 
 
 def _details(item: Item) -> str:
