@@ -17,7 +17,7 @@ from typing import Any
 
 from ..model import Item, RunResult, Status, severity_rank
 from ..relations import impact_line
-from .causes import cause_line, causes_of, named_cis
+from .causes import cause_line, causes_of, named_cis, path_text
 from .json import summary
 from .money import amounts_text, identity_key
 
@@ -205,7 +205,7 @@ def _details(item: Item) -> str:
     if item.error:
         return f'<span class="err">{escape(item.error)}</span>'
     if item.drift:
-        lines = "".join(f"<li><code>{escape(str(d.path))}</code>: {_e(d.desired)} → <b>{_e(d.actual)}</b> "
+        lines = "".join(f"<li><code>{escape(path_text(d.path))}</code>: {_e(d.desired)} → <b>{_e(d.actual)}</b> "
                         f"({d.change.value}, {d.severity}{', waived' if d.waived else ''})</li>" for d in item.drift)
         return f"<details><summary>{len(item.drift)} drift</summary><ul>{lines}</ul></details>"
     if item.status == Status.MISSING:
