@@ -139,6 +139,11 @@ def _trend(trend: Sequence[Mapping[str, Any]]) -> Iterator[str]:
     yield from (f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{line(values, peak)}">'
                 f"<title>{escape(name)}: {', '.join(str(v) for v in values)}</title></polyline>"
                 for name, values, peak, colour in series)
+    first, last = (str(trend[0].get("started_at", ""))[:16], str(trend[-1].get("started_at", ""))[:16])
+    yield (f'<text x="{pad}" y="{height - 4}" font-size="11">{escape(first)}</text>'
+           f'<text x="{width - pad}" y="{height - 4}" font-size="11" text-anchor="end">{escape(last)}</text>'
+           f'<text x="2" y="{pad - 6}" font-size="11">{top} / 100 %</text>'
+           f'<text x="2" y="{height - pad + 4}" font-size="11">0</text>')
     yield "</svg><p class=\"legend\">" + " ".join(
         f'<span style="color:{c}">■ {escape(n)}</span>' for n, _v, _p, c in series) + "</p></section>"
 
