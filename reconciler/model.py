@@ -27,6 +27,13 @@ class Change(str, Enum):
 
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+# How much each flag weighs against --fail-on. Ownership gaps are `info`: visible in every report, but a
+# register still being filled in does not fail every scheduled run (use --fail-on info for that).
+FLAG_SEVERITY = {
+    "configured_unowned": "info", "owned_unconfigured": "info", "unseen": "low", "stale": "low",
+    "warranty_expiring": "low", "eol": "medium", "untracked": "medium", "ambiguous": "medium",
+    "licence_over": "high", "state_conflict": "high",
+}
 
 
 def severity_rank(level: str | None) -> int:
@@ -180,3 +187,4 @@ class RunResult:
     exit_code: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    fail_on: str | None = None  # the --fail-on threshold the exit code was computed against

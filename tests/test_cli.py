@@ -15,7 +15,7 @@ def test_init_then_validate_works_in_a_new_directory(cli, tmp_path):
     assert cli("init", str(tmp_path / "x")).code == 0
     result = cli("--project", str(tmp_path / "x"), "validate")
     assert result.code == 0, result.err
-    assert result.out.startswith("ok: 1 CIs (server)")
+    assert result.out.startswith("ok: 1 CI (server), 1 inventory host")
 
 
 def test_init_refuses_to_overwrite_a_project(cli, tmp_path):
@@ -82,7 +82,7 @@ def test_validate_lists_every_problem_and_exits_1(cli, project):
     assert result.code == 1
     assert "desired/a.yml:2 (document 1) at 'kind': unknown kind 'nope'" in result.err
     assert "desired/b.yml:3 (document 1) at 'desired.packages'" in result.err
-    assert "2 problem(s) found" in result.err
+    assert "2 problems found" in result.err
 
 
 def test_a_broken_project_ends_in_one_line_and_exit_1_without_traceback(project):

@@ -17,6 +17,8 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "id": result.id, "started_at": result.started_at, "finished_at": result.finished_at,
         "exit_code": result.exit_code, "sources": [asdict(source) for source in result.sources],
     }
+    if result.fail_on:
+        run["fail_on"] = result.fail_on
     if result.stats:
         run["stats"] = result.stats
     return {"schema": SCHEMA, "run": run, "summary": summary(result), "items": [item_dict(i) for i in result.items]}
@@ -63,4 +65,4 @@ def result_from_report(report: dict[str, Any]) -> RunResult:
     return RunResult(id=run["id"], started_at=run["started_at"], finished_at=run["finished_at"],
                      sources=[Source(**s) for s in run["sources"]], items=items,
                      coverage=report["summary"].get("coverage") or {}, exit_code=run["exit_code"],
-                     stats=run.get("stats") or {})
+                     stats=run.get("stats") or {}, fail_on=run.get("fail_on"))
