@@ -326,8 +326,9 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         stored = load_report(register, args.run_id)
     if stored is None:
         raise UsageError(f"no recorded run '{args.run_id}' (see 'reconcile history')")
-    _write_report(args, result_from_report(stored), out)
-    return int(stored["run"]["exit_code"])
+    report = stored["report"]  # the run's JSON report, as recorded
+    _write_report(args, result_from_report(report), out)
+    return int(report["run"]["exit_code"])
 
 
 def _write_report(args: argparse.Namespace, result: RunResult, out: TextIO) -> None:

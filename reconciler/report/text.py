@@ -106,13 +106,22 @@ def show(value: Any) -> str:
 
 
 def flag_line(item: Item) -> str:
-    identity = ", ".join(f"{k}={v}" for k, v in item.identity.items() if k != "arn" and v not in (None, ""))
-    name = item.ci or item.asset or identity or "?"
-    details = [identity] if identity and identity != name else []
+    """`  flags: kind name (what else identifies it; owner; the details a person decides on)`."""
+    name = item.ci or item.asset or _identity_name(item.identity)
+    details = [f"{k}={v}" for k, v in item.identity.items()
+               if k != "arn" and v not in (None, "") and str(v) != name]  # the ARN repeats the rest
     details += [f"asset {item.asset}"] if item.asset and item.asset != name else []
     details += [f"owner {item.owner}"] if item.owner else []
-    details += [_detail(key, value) for key, value in item.details.items() if key != "tags" and _filled(value)]
+    details += [_detail(key, value) for key, value in item.details.items()
+                if key != "tags" and _filled(value) and str(value) != name]
     return f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}" + (f" ({'; '.join(details)})" if details else "")
+
+
+def _identity_name(identity: Any) -> str:
+    for key in ("host", "name", "id", "bucket", "hostname", "serial"):
+        if identity.get(key) not in (None, ""):
+            return str(identity[key])
+    return ", ".join(f"{k}={v}" for k, v in identity.items()) or "(no identity)"
 
 
 def _filled(value: Any) -> bool:
