@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from .conftest import REPO
+from .conftest import REPO, assert_valid_report
 
 FLEET = REPO / "examples" / "fleet"  # facts_dir: facts/ in its reconciler.yml
 EXAMPLE = ("--project", str(FLEET))
@@ -137,6 +137,7 @@ def test_the_readme_example_shows_every_row_of_the_classification_table(cli, pri
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr
     report = json.loads(done.stdout)
+    assert_valid_report(report)
     items = {i["ci"] or i["asset"] or i["identity"].get("name") or i["identity"]["id"]: i for i in report["items"]}
     localhost = items["localhost"]
     assert localhost["status"] in ("in_sync", "drifted") and localhost["asset"] == "ASSET-0001"
@@ -162,6 +163,7 @@ def test_untracked_in_the_emulated_account_and_strict_adds_provider_defaults(cli
                                "-m", "reconciler", "--project", str(REPO), "untracked", "--kind", "aws.*",
                                "--format", "json", *extra], capture_output=True, text=True, timeout=300)
         assert done.returncode == 2, done.stderr
+        assert_valid_report(json.loads(done.stdout))
         return sorted((i["kind"], i["identity"].get("name") or i["identity"]["id"][:4])
                       for i in json.loads(done.stdout)["items"])
 
