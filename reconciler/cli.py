@@ -105,7 +105,7 @@ def build_parser() -> Parser:
     init.set_defaults(handler=cmd_init)
 
     validate = _command(commands, "validate", "render and check desired/, inventories/ and reconciler.yml; "
-                        "collect nothing; list every problem", "reconcile --project ops/ validate")
+                        "collect nothing; list every problem", "reconcile validate --project ops/")
     validate.set_defaults(handler=cmd_validate)
 
     run = _command(commands, "run", "collect, diff, classify against the register, record the run, report",
