@@ -35,7 +35,8 @@ SHAPES = [
 
 def timed(args: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    done = subprocess.run([str(RECONCILE), *args], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([str(RECONCILE), *args], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"reconcile {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
@@ -43,18 +44,21 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=9)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "RECONCILER_REGISTER": f"sqlite:///{scratch}/register.db"}
-        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  ({os.cpu_count()} cores)")
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"load average before: {load}  ({os.cpu_count()} cores)")
         timed(["--help"], env)  # warm the file cache and the bytecode once
         misses = []
         for label, args, target in SHAPES:
             runs = sorted(timed(args, env) for _ in range(options.repeat))
             median = statistics.median(runs)
-            verdict = "" if target is None else (f"  target <= {target} s: " + ("ok" if median <= target else "MISSED"))
+            verdict = "" if target is None else \
+                f"  target <= {target} s: " + ("ok" if median <= target else "MISSED")
             print(f"{label:<42} median {median:.3f} s  (best {runs[0]:.3f}, worst {runs[-1]:.3f}, "
                   f"n={len(runs)}){verdict}")
             if target is not None and median > target:

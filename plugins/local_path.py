@@ -34,7 +34,8 @@ _VALUE = {"anyOf": [{"type": ["string", "number", "boolean"]},
                     {"type": "object", "properties": {"regex": {"type": "string"}}, "required": ["regex"],
                      "additionalProperties": False}]}
 _DESIRED = {"type": "object", "additionalProperties": False,
-            "properties": {"exists": {"type": "boolean"}, "type": {"enum": ["file", "directory", "symlink", "other"]},
+            "properties": {"exists": {"type": "boolean"},
+                           "type": {"enum": ["file", "directory", "symlink", "other"]},
                            "mode": {"type": ["string", "integer"]}, "owner": _VALUE, "group": _VALUE,
                            "size": _VALUE, "age_hours": _VALUE}}
 _MATCH = {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"],
@@ -87,7 +88,8 @@ class LocalPathCollector(Collector):
         try:
             return FactSet(ci.id, self.name, scope, facts=path_facts(path), identity={"path": path})
         except OSError as exc:  # a value, not an exception: this CI becomes unknown
-            return FactSet(ci.id, self.name, scope, error=f"{path}: {exc.strerror or exc}", identity={"path": path})
+            return FactSet(ci.id, self.name, scope, error=f"{path}: {exc.strerror or exc}",
+                           identity={"path": path})
 
 
 COLLECTORS = [LocalPathCollector]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 KIND_HELP = "only CIs of this CI kind (glob: server, 'aws.*'); undeclared resources of that kind too"
 _RAW = argparse.RawDescriptionHelpFormatter
+_TEXT_OR_JSON = "output format (default: text)"
 
 
 # Report renderers by format, each importing its module when a report is written.
@@ -73,10 +74,11 @@ def _global_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
     """--project and --register, accepted before the command and after it (the later one wins)."""
     default: Any = os.environ.get("RECONCILER_PROJECT", ".") if top else argparse.SUPPRESS
     parser.add_argument("--project", metavar="DIR", default=default,
-                        help="the project directory (default: $RECONCILER_PROJECT, then the current directory)")
+                        help="the project directory (default: $RECONCILER_PROJECT, then the current "
+                             "directory)")
     parser.add_argument("--register", metavar="DSN", default=None if top else argparse.SUPPRESS,
-                        help="register database, e.g. sqlite:///reg.db or postgresql://user@host/db (default: "
-                             "$RECONCILER_REGISTER, then reconciler.yml's register:, then "
+                        help="register database, e.g. sqlite:///reg.db or postgresql://user@host/db "
+                             "(default: $RECONCILER_REGISTER, then reconciler.yml's register:, then "
                              ".reconciler/register.db in the project)")
 
 
@@ -91,9 +93,10 @@ def _command(commands: Any, name: str, help: str, example: str | None = None, **
 def build_parser() -> Parser:
     parser = Parser(prog="reconcile", formatter_class=_RAW,
                     description="Reconcile desired configuration, observed facts and the asset register.",
-                    epilog="exit codes: 0 clean; 2 drift or flags at or above --fail-on; 3 nothing found but some "
-                           "CIs unknown;\n            1 the command could not be done (one line on stderr).\n"
-                           "docs: docs/reference.md in the reconciler repository; 'reconcile COMMAND --help'.")
+                    epilog="exit codes: 0 clean; 2 drift or flags at or above --fail-on; 3 nothing found but "
+                           "some CIs unknown;\n            1 the command could not be done (one line on "
+                           "stderr).\ndocs: docs/reference.md in the reconciler repository; "
+                           "'reconcile COMMAND --help'.")
     _global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -124,7 +127,7 @@ def build_parser() -> Parser:
     show = _command(commands, "show", "one CI or asset: register record, desired, last facts, open drift and "
                     "flags, relations, changes", "reconcile show web-01")
     show.add_argument("id", metavar="ID", help="a CI id or an asset tag")
-    show.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    show.add_argument("--format", choices=["text", "json"], default="text", help=_TEXT_OR_JSON)
     show.set_defaults(handler=_with_register("show", needs_project=True))
 
     history = _command(commands, "history", "past runs, or one CI's configuration timeline",
@@ -133,7 +136,7 @@ def build_parser() -> Parser:
                                                              "the list of recorded runs)")
     history.add_argument("--limit", type=_positive_int, default=20, metavar="N",
                          help="show at most N runs or versions, the newest (default: 20)")
-    history.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    history.add_argument("--format", choices=["text", "json"], default="text", help=_TEXT_OR_JSON)
     history.set_defaults(handler=_with_register("history"))
 
     _waive_command(commands)
@@ -150,10 +153,11 @@ def build_parser() -> Parser:
 def _waive_command(commands: Any) -> None:
     waive = _command(commands, "waive", "accept a known drift until a date (it stays in reports, marked "
                      "waived, and no longer counts for the exit code)",
-                     "reconcile waive web-02 'packages.nginx' --reason 'upgrade in CHG-1234' --until 2030-12-31")
+                     "reconcile waive web-02 'packages.nginx' --reason 'upgrade in CHG-1234' "
+                     "--until 2030-12-31")
     waive.add_argument("ci", metavar="CI", help="CI id (glob: 'web-*')")
-    waive.add_argument("path", metavar="PATH", help="drift path as the report shows it (glob; a prefix covers "
-                                                    "what is below it: 'packages')")
+    waive.add_argument("path", metavar="PATH", help="drift path as the report shows it (glob; a prefix "
+                                                    "covers what is below it: 'packages')")
     waive.add_argument("--reason", required=True, help="why it is accepted (kept with the waiver)")
     waive.add_argument("--until", required=True, metavar="YYYY-MM-DD", help="last day the waiver holds")
     waive.add_argument("--by", help="who accepts it (default: your login name)")
@@ -167,8 +171,10 @@ def _register_commands(parser: argparse.ArgumentParser) -> None:
     imports.add_argument("file", metavar="FILE", help="CSV (header row) or JSON (a list of objects)")
     imports.add_argument("--match-on", choices=["asset_tag", "serial"], default="asset_tag",
                          help="which column finds the existing asset to update (default: asset_tag)")
-    imports.add_argument("--dry-run", action="store_true", help="show creates/updates/unchanged, write nothing")
-    imports.add_argument("--format", choices=["csv", "json"], help="file format (default: by the file's extension)")
+    imports.add_argument("--dry-run", action="store_true",
+                         help="show creates/updates/unchanged, write nothing")
+    imports.add_argument("--format", choices=["csv", "json"],
+                         help="file format (default: by the file's extension)")
     imports.set_defaults(handler=_with_register("register_import"))
     exports = _command(commands, "export", "every asset, as CSV or JSON (round-trips with import)",
                        "reconcile register export --output assets.json")
@@ -181,17 +187,19 @@ def _register_commands(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--flag", choices=sorted(FLAG_SEVERITY), metavar="FLAG",
                          help=f"only assets with this open flag: {', '.join(sorted(FLAG_SEVERITY))}")
     listing.add_argument("--owner", help="only assets of this owner (team)")
-    listing.add_argument("--status", help="only assets in this lifecycle status (deployed, in_stock, retired, ...)")
-    listing.add_argument("--kind", metavar="KIND", help="only assets of this CI kind (glob): the kind of the CI "
-                         "or resource it is linked to, else the kind its identifiers imply (hostname: server, "
-                         "instance_id: aws.ec2.instance, bucket: aws.s3.bucket, arn: by its service)")
-    listing.add_argument("--category", help="only assets of this category (hardware, software_licence, cloud, other)")
-    listing.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    listing.add_argument("--status", help="only assets in this lifecycle status (deployed, in_stock, "
+                                          "retired, ...)")
+    listing.add_argument("--kind", metavar="KIND", help="only assets of this CI kind (glob): the kind of the "
+                         "CI or resource it is linked to, else the kind its identifiers imply (hostname: "
+                         "server, instance_id: aws.ec2.instance, bucket: aws.s3.bucket, arn: by its service)")
+    listing.add_argument("--category", help="only assets of this category (hardware, software_licence, "
+                                            "cloud, other)")
+    listing.add_argument("--format", choices=["text", "json"], default="text", help=_TEXT_OR_JSON)
     listing.set_defaults(handler=_with_register("register_list"))
     showing = _command(commands, "show", "one asset, with its link, last facts and open findings",
                        "reconcile register show ASSET-0042")
     showing.add_argument("tag", metavar="TAG", help="asset tag")
-    showing.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    showing.add_argument("--format", choices=["text", "json"], default="text", help=_TEXT_OR_JSON)
     showing.set_defaults(handler=_with_register("register_show"))
 
 
@@ -200,14 +208,15 @@ def _run_options(parser: argparse.ArgumentParser, verbose_help: str) -> None:
     parser.add_argument("--kind", metavar="KIND", help=KIND_HELP)
     _format_options(parser, verbose_help)
     parser.add_argument("--fail-on", choices=SEVERITIES, default="low",
-                        help="lowest severity that makes the exit code 2 (default: low; ownership flags weigh "
-                             "info)")
+                        help="lowest severity that makes the exit code 2 (default: low; ownership "
+                             "flags weigh info)")
     parser.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
     parser.add_argument("--quiet", action="store_true", help="no progress output on the terminal")
 
 
 def _format_options(parser: argparse.ArgumentParser, verbose_help: str) -> None:
-    parser.add_argument("--format", choices=sorted(FORMATS), default="text", help="report format (default: text)")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="text",
+                        help="report format (default: text)")
     parser.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
     parser.add_argument("--verbose", action="store_true", help=verbose_help)
 
@@ -294,7 +303,8 @@ def _run(args: argparse.Namespace, record: bool) -> RunResult:
     project = load_project(args.project, facts_dir=facts_dir)
     quiet = args.quiet or args.format != "text"
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, fail_on=args.fail_on, facts_dir=facts_dir,
-                                  strict=getattr(args, "strict", False), progress=progress_for(sys.stderr, quiet))
+                                  strict=getattr(args, "strict", False),
+                                  progress=progress_for(sys.stderr, quiet))
     with open_register(resolve_dsn(args.register, project.settings.register), project.root) as register:
         return pipeline.run(project, options, register, record=record)
 

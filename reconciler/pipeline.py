@@ -18,8 +18,19 @@ from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
-from .model import (FLAG_SEVERITY, CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status,
-                    severity_rank)
+from .model import (
+    CI,
+    FLAG_SEVERITY,
+    Collection,
+    Drift,
+    FactSet,
+    Item,
+    Project,
+    RunResult,
+    Source,
+    Status,
+    severity_rank,
+)
 from .register.assets import RegisterSnapshot
 from .register.recording import record_run
 from .register.store import Register

@@ -116,7 +116,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) ->
 
 
 # The CI kind an unlinked asset's identifiers imply (first match wins); an ARN by its service and type.
-_KIND_BY_IDENTIFIER = (("instance_id", "aws.ec2.instance"), ("bucket", "aws.s3.bucket"), ("hostname", "server"))
+_KIND_BY_IDENTIFIER = (("instance_id", "aws.ec2.instance"), ("bucket", "aws.s3.bucket"),
+                       ("hostname", "server"))
 _KIND_BY_ARN = {"ec2:instance": "aws.ec2.instance", "ec2:security-group": "aws.ec2.security_group",
                 "ec2:volume": "aws.ec2.volume", "ec2:elastic-ip": "aws.ec2.eip", "iam:user": "aws.iam.user",
                 "rds:db": "aws.rds.instance", "s3:": "aws.s3.bucket"}
@@ -317,7 +318,8 @@ def _write_view(view: Mapping[str, Any], out: TextIO) -> None:
     if asset:
         _write_asset(asset, out)
     if link:
-        out.write(f"linked to {link['ci'] or link['resource']} by {link['matched_by']} since {when(link['since'])}\n")
+        out.write(f"linked to {link['ci'] or link['resource']} by {link['matched_by']} "
+                  f"since {when(link['since'])}\n")
     if view["observed"]:
         obs = view["observed"]
         out.write(f"last observed facts (version {obs['version']}, {when(obs['recorded_at'])}):\n")
@@ -333,7 +335,8 @@ def _write_asset(asset: Mapping[str, Any], out: TextIO) -> None:
     def fields(*pairs: tuple[str, Any]) -> str:
         return ", ".join(f"{label} {value}" for label, value in pairs if value not in (None, ""))
 
-    who = fields(("owner", asset["owner"]), ("assigned to", asset["assigned_to"]), ("location", asset["location"]))
+    who = fields(("owner", asset["owner"]), ("assigned to", asset["assigned_to"]),
+                 ("location", asset["location"]))
     out.write(f"asset {asset['asset_tag']}: {asset['name'] or '(no name)'} [{asset['status']}]"
               + (f", {who}" if who else "") + "\n")
     cost = f"{asset['purchase_cost']} {asset['currency'] or ''}".strip() if asset["purchase_cost"] else None

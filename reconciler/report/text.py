@@ -48,8 +48,9 @@ def render_text(result: RunResult, colour: bool = False, verbose: bool = False) 
 
 def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
     counts = summary(result)
-    yield (f"run {result.id}  {when(result.started_at)}  {plural(counts['cis'], 'CI')}: {counts['in_sync']} in "
-           f"sync, {counts['drifted']} drifted, {counts['missing']} missing, {counts['unknown']} unknown")
+    yield (f"run {result.id}  {when(result.started_at)}  {plural(counts['cis'], 'CI')}: "
+           f"{counts['in_sync']} in sync, {counts['drifted']} drifted, {counts['missing']} missing, "
+           f"{counts['unknown']} unknown")
     by_status = {status: [i for i in result.items if i.ci and i.status == status] for status in Status}
     for status in (Status.DRIFTED, Status.MISSING, Status.UNKNOWN):
         if by_status[status]:
@@ -77,7 +78,8 @@ def _ci_lines(item: Item) -> Iterator[str]:
 
 def drift_line(drift: Drift) -> str:
     waived = " (waived)" if drift.waived else ""
-    return f"{drift.path}: {change_text(drift.desired, drift.actual)}  ({drift.change.value}, {drift.severity}){waived}"
+    change = change_text(drift.desired, drift.actual)
+    return f"{drift.path}: {change}  ({drift.change.value}, {drift.severity}){waived}"
 
 
 def change_text(desired: Any, actual: Any) -> str:
@@ -86,14 +88,16 @@ def change_text(desired: Any, actual: Any) -> str:
     if members is None:
         return f"{show(desired)} → {show(actual)}"
     added, removed = members
-    parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else [])
+    parts = [f"{verb} {', '.join(members)}"
+             for verb, members in (("added", added), ("removed", removed)) if members]
     return "; ".join(parts) or f"{show(desired)} → {show(actual)}"
 
 
 def _set_change(desired: Any, actual: Any) -> tuple[list[str], list[str]] | None:
     if not (isinstance(desired, list) and isinstance(actual, list)):
         return None
-    if any(isinstance(v, (dict, list)) or (isinstance(v, str) and any(c in v for c in "*?[")) for v in desired):
+    if any(isinstance(v, (dict, list)) or (isinstance(v, str) and any(c in v for c in "*?[<>"))
+           for v in desired):
         return None  # matchers inside the set: only the whole lists say it right
     want, have = [show(v) for v in desired], [show(v) for v in actual]
     return [v for v in have if v not in want], [v for v in want if v not in have]
@@ -114,7 +118,8 @@ def flag_line(item: Item) -> str:
     details += [f"owner {item.owner}"] if item.owner else []
     details += [_detail(key, value) for key, value in item.details.items()
                 if key != "tags" and _filled(value) and str(value) != name]
-    return f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}" + (f" ({'; '.join(details)})" if details else "")
+    return (f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}"
+            + (f" ({'; '.join(details)})" if details else ""))
 
 
 def _identity_name(identity: Any) -> str:
@@ -161,7 +166,7 @@ def _footer(result: RunResult, counts: dict[str, Any], verbose: bool) -> Iterato
 
 def _collector_figures(result: RunResult) -> Iterator[str]:
     for collector, figures in result.stats.items():
-        scalars = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))}  # the rest: JSON report
+        scalars = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))}  # rest: JSON only
         yield f"{collector}: " + ", ".join(f"{k} {show(v)}" for k, v in scalars.items())
 
 
@@ -178,7 +183,8 @@ def closing_line(result: RunResult) -> str:
     highest = max(levels, key=severity_rank, default=None)
     code = result.exit_code
     if not found:
-        text = "nothing found" + (f", but {plural(unknown, 'CI')} unknown (coverage incomplete)" if unknown else "")
+        text = "nothing found"
+        text += f", but {plural(unknown, 'CI')} unknown (coverage incomplete)" if unknown else ""
         return f"{text}: exit {code}"
     text = ", ".join(found) + (f" (highest severity: {highest})" if highest else "")
     if result.fail_on:
@@ -213,10 +219,12 @@ def _untracked_lines(result: RunResult, style: Style, verbose: bool) -> Iterator
     else:
         yield f"no untracked resources in {plural(len(scanned), 'scope')}"
     for source in failed:
-        yield style(f"  not scanned: {source.collector} {source.scope}: {source.error or 'failed'}", "unknown")
+        reason = source.error or "failed"
+        yield style(f"  not scanned: {source.collector} {source.scope}: {reason}", "unknown")
     if verbose:
         yield from _collector_figures(result)
     if result.items:
         yield closing_line(result)
     elif failed:
-        yield f"{plural(len(failed), 'scope')} could not be scanned (coverage incomplete): exit {result.exit_code}"
+        scopes = plural(len(failed), "scope")
+        yield f"{scopes} could not be scanned (coverage incomplete): exit {result.exit_code}"
