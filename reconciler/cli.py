@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .model import Project, RunResult
     from .register.store import Register
 
-KIND_HELP = "only CIs of this CI kind (glob: server, 'aws.*'); undeclared resources of that kind too"
+KIND_HELP = "only this CI kind (glob: server, 'aws.*'): its CIs, and the undeclared resources of that kind"
 _RAW = argparse.RawDescriptionHelpFormatter
 _TEXT_OR_JSON = "output format (default: text)"
 
