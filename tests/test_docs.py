@@ -82,3 +82,24 @@ def test_the_reference_lists_every_command():
     commands = next(a for a in parser._actions if a.dest == "command").choices
     for name in commands:
         assert f"| `{name}" in REFERENCE, name
+
+
+def test_the_report_schema_rejects_what_breaks_the_contract(cli):
+    import jsonschema
+    import pytest
+
+    report = cli("--project", str(REPO / "examples" / "fleet"), "run", "--format", "json").json()
+    assert_valid_report(report)
+    breakages = [
+        lambda r: r.pop("summary"),
+        lambda r: r["run"].update(exit_code=5),
+        lambda r: r["run"].update(started_at="2026-12-02 02:15:00.863251"),  # no zone
+        lambda r: next(i for i in r["items"] if i["drift"])["drift"][0].update(change="edited"),
+        lambda r: r["items"][0].update(flags=["bogus"]),
+        lambda r: next(i for i in r["items"] if i["status"] == "drifted").update(drift=[]),
+    ]
+    for breakage in breakages:
+        broken = json.loads(json.dumps(report))
+        breakage(broken)
+        with pytest.raises(jsonschema.ValidationError):
+            assert_valid_report(broken)
