@@ -89,9 +89,10 @@ def _open_flags(register: Register) -> dict[str, set[str]]:
 def register_list(args: Any, register: Register, out: TextIO) -> int:
     """args: flag, owner, status, kind (glob on the asset's CI kind, see `asset_kind`), category (each None or
     a value to match), format ("text" | "json")."""
-    status = getattr(args, "status", None)
-    if status and status not in t.STATUSES:
-        raise UsageError(f"--status '{status}' is not a lifecycle status (one of: {', '.join(t.STATUSES)})")
+    for option, allowed in (("status", t.STATUSES), ("category", t.CATEGORIES)):
+        value = getattr(args, option, None)
+        if value and value not in allowed:
+            raise UsageError(f"--{option} '{value}' is not one of: {', '.join(allowed)}")
     links = {row["asset_tag"]: row for row in register.rows(t.links)}
     flags = _open_flags(register)
     chosen = [a for a in register.assets() if _wanted(args, a, links.get(a.asset_tag), flags)]
