@@ -125,6 +125,14 @@ def test_collector_figures_show_only_with_verbose():
     assert "ansible: ansible_seconds 4.559, runner_status successful, rc 0" in render_text(result, verbose=True)
 
 
+def test_a_failed_scope_is_named_with_its_reason():
+    result = _result([Item("a", "server", Status.UNKNOWN, {"host": "a"}, error="unreachable")], exit_code=3)
+    result.sources.append(Source("aws", "210987654321/us-east-1", "failed", "AccessDenied: not allowed"))
+    text = render_text(result)
+    assert "sources: 1 ok, 1 failed\n  failed: aws 210987654321/us-east-1: AccessDenied: not allowed" in text
+    assert text.splitlines()[-1] == "nothing found, but 1 CI unknown (coverage incomplete): exit 3"
+
+
 def test_set_drift_shows_the_members_added_and_removed():
     rules = Drift("ingress", Change.CHANGED, ["tcp/22 from 10.0.0.0/8", "tcp/443 from 0.0.0.0/0"],
                   ["tcp/22 from 0.0.0.0/0", "tcp/443 from 0.0.0.0/0"], "critical")

@@ -159,6 +159,8 @@ def _footer(result: RunResult, counts: dict[str, Any], verbose: bool) -> Iterato
         yield f"  {owner}: {_figures(per_owner)}"
     failed = [s for s in result.sources if s.status != "ok"]
     yield f"sources: {len(result.sources) - len(failed)} ok, {len(failed)} failed"
+    for source in failed:  # a scope that could not be scanned: nothing there is missing or untracked
+        yield f"  failed: {source.collector} {source.scope}: {source.error or 'no reason given'}"
     if verbose:
         yield from _collector_figures(result)
     yield closing_line(result)
