@@ -27,6 +27,13 @@ class Change(str, Enum):
 
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+# How much each flag weighs against --fail-on. Ownership gaps are `info`: visible in every report, but a
+# register still being filled in does not fail every scheduled run (use --fail-on info for that).
+FLAG_SEVERITY = {
+    "configured_unowned": "info", "owned_unconfigured": "info", "unseen": "low", "stale": "low",
+    "warranty_expiring": "low", "eol": "medium", "untracked": "medium", "ambiguous": "medium",
+    "licence_over": "high", "state_conflict": "high",
+}
 
 
 def severity_rank(level: str | None) -> int:
@@ -184,3 +191,4 @@ class RunResult:
     money: dict[str, Any] = field(default_factory=dict)  # money at stake (report/money.py)
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # findings new/changed/resolved
     impact: dict[str, dict[str, Any]] = field(default_factory=dict)  # what depends on drifted CIs (relations.py)
+    fail_on: str | None = None  # the --fail-on threshold the exit code was computed against

@@ -18,7 +18,19 @@ from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
-from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, severity_rank
+from .model import (
+    CI,
+    FLAG_SEVERITY,
+    Collection,
+    Drift,
+    FactSet,
+    Item,
+    Project,
+    RunResult,
+    Source,
+    Status,
+    severity_rank,
+)
 from .notify import Delivery, body, has_changes, send, title
 from .register.assets import RegisterSnapshot, book_value
 from .register.findings import drift_first_seen, finding_changes
@@ -30,13 +42,6 @@ from .report.json import report_dict
 from .report.money import identity_key, money_at_stake, prices_from
 
 MISSING_SEVERITY = "high"
-# How much each flag weighs against --fail-on. Ownership gaps are `info`: visible in every report, but a
-# register still being filled in does not fail every scheduled run (use --fail-on info for that).
-FLAG_SEVERITY = {
-    "configured_unowned": "info", "owned_unconfigured": "info", "unseen": "low", "stale": "low",
-    "warranty_expiring": "low", "eol": "medium", "untracked": "medium", "ambiguous": "medium",
-    "licence_over": "high", "state_conflict": "high",
-}
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,7 @@ def _result(started: str, collections: list[Collection], found: Classification, 
     items = [item for item in found.items if _selected(item, options)]
     result = RunResult(id=str(uuid.uuid4()), started_at=started, finished_at=_now(), sources=_sources(collections),
                        items=items, coverage={**found.coverage, "by_owner": found.by_owner}, timings=timings,
-                       stats=_stats(collections))
+                       stats=_stats(collections), fail_on=options.fail_on)
     result.exit_code = exit_code(items, options.fail_on)
     return result
 

@@ -1,5 +1,5 @@
-"""`reconcile init`: a new project with a commented reconciler.yml, a baseline, one server CI and an
-inventory. Never overwrites a file that exists."""
+"""`reconcile init`: a new project with a commented reconciler.yml, a baseline, one server CI, an
+inventory and an asset register export to import. Never overwrites a file that exists."""
 
 from __future__ import annotations
 
@@ -57,6 +57,11 @@ match: {host: {{ host }}}
 desired:
   listening_ports: [{{ hostvars[host].ssh_port }}]
 {% endfor %}
+""",
+    "assets.csv": """\
+Asset Tag,Name,Category,Owner,Status,Hostname,Purchase Date,Purchase Cost,Currency,Warranty Months
+ASSET-0001,this machine,hardware,team-web,deployed,localhost,2024-06-01,1900.00,EUR,36
+ASSET-0002,backup-01,hardware,team-ops,deployed,backup-01,2022-09-15,6100.00,EUR,36
 """,
 }
 

@@ -9,11 +9,19 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from reconciler.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+REPORT_SCHEMA = json.loads((REPO / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+REPORT_COMMANDS = {"run", "untracked", "report"}
+
+
+def assert_valid_report(report: dict) -> None:
+    """A JSON report must match docs/report.schema.json, the contract users read."""
+    jsonschema.Draft202012Validator(REPORT_SCHEMA).validate(report)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's per-request lines
 
 
@@ -69,11 +77,22 @@ def project(tmp_path: Path) -> ProjectDir:
 
 @pytest.fixture
 def cli(capsys):
-    """Run `reconcile ARGS` in-process; returns exit code, stdout and stderr."""
+    """Run `reconcile ARGS` in-process; returns exit code, stdout and stderr. Every JSON report it produces
+    (run, untracked, report with --format json) is validated against docs/report.schema.json."""
 
     def run(*args: str) -> CliResult:
         code = main(list(args))
         captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
+        result = CliResult(code, captured.out, captured.err)
+        _validate_json_report(list(args), result)
+        return result
 
     return run
+
+
+def _validate_json_report(args: list[str], result: CliResult) -> None:
+    pairs = list(zip(args, args[1:]))
+    if result.code == 1 or ("--format", "json") not in pairs or not REPORT_COMMANDS & set(args):
+        return
+    output = next((value for flag, value in pairs if flag == "--output"), None)
+    assert_valid_report(json.loads(Path(output).read_text(encoding="utf-8") if output else result.out))

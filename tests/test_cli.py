@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from .conftest import REPO
+from .conftest import REPO, assert_valid_report
 
 FLEET = REPO / "examples" / "fleet"  # facts_dir: facts/ in its reconciler.yml
 EXAMPLE = ("--project", str(FLEET))
@@ -15,7 +15,7 @@ def test_init_then_validate_works_in_a_new_directory(cli, tmp_path):
     assert cli("init", str(tmp_path / "x")).code == 0
     result = cli("--project", str(tmp_path / "x"), "validate")
     assert result.code == 0, result.err
-    assert result.out.startswith("ok: 1 CIs (server)")
+    assert result.out.startswith("ok: 1 CI (server), 1 inventory host")
 
 
 def test_init_refuses_to_overwrite_a_project(cli, tmp_path):
@@ -82,7 +82,7 @@ def test_validate_lists_every_problem_and_exits_1(cli, project):
     assert result.code == 1
     assert "desired/a.yml:2 (document 1) at 'kind': unknown kind 'nope'" in result.err
     assert "desired/b.yml:3 (document 1) at 'desired.packages'" in result.err
-    assert "2 problem(s) found" in result.err
+    assert "2 problems found" in result.err
 
 
 def test_a_broken_project_ends_in_one_line_and_exit_1_without_traceback(project):
@@ -137,6 +137,7 @@ def test_the_readme_example_shows_every_row_of_the_classification_table(cli, pri
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr
     report = json.loads(done.stdout)
+    assert_valid_report(report)
     items = {i["ci"] or i["asset"] or i["identity"].get("name") or i["identity"]["id"]: i for i in report["items"]}
     localhost = items["localhost"]
     assert localhost["status"] in ("in_sync", "drifted") and localhost["asset"] == "ASSET-0001"
@@ -162,6 +163,7 @@ def test_untracked_in_the_emulated_account_and_strict_adds_provider_defaults(cli
                                "-m", "reconciler", "--project", str(REPO), "untracked", "--kind", "aws.*",
                                "--format", "json", *extra], capture_output=True, text=True, timeout=300)
         assert done.returncode == 2, done.stderr
+        assert_valid_report(json.loads(done.stdout))
         return sorted((i["kind"], i["identity"].get("name") or i["identity"]["id"][:4])
                       for i in json.loads(done.stdout)["items"])
 

@@ -21,11 +21,11 @@ def test_history_lists_runs_with_counts_coverage_and_the_age_of_open_findings(cl
         then = (datetime.now(timezone.utc) - timedelta(days=40)).replace(tzinfo=None).isoformat(sep=" ")
         db.execute("UPDATE findings SET first_seen = ? WHERE subject = 'web-00' AND what LIKE 'drift:%'", (then,))
     text = cli("--project", root, "history").out.splitlines()
-    assert text[0].endswith("exit 2  1 drifted, 0 unknown, 4 flag(s), coverage 100.0 %")
-    assert text[1].endswith("exit 2  2 drifted, 0 unknown, 4 flag(s), coverage 100.0 %")
+    assert text[0].endswith("exit 2  1 drifted, 0 unknown, 4 flags, coverage 100.0 %")
+    assert text[1].endswith("exit 2  2 drifted, 0 unknown, 4 flags, coverage 100.0 %")
     assert "open findings: 5 (under a day 4, over 30 days 1)" in text
     assert text[text.index("open findings: 5 (under a day 4, over 30 days 1)") + 1].startswith(
-        "  open 40 day(s), since ")
+        "  open 40 days, since ")
     assert text[text.index("open findings: 5 (under a day 4, over 30 days 1)") + 1].endswith(
         "web-00 drift:packages.nginx")
     runs = json.loads(cli("--project", root, "history", "--format", "json").out)

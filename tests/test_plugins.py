@@ -50,3 +50,44 @@ def test_a_plugin_that_fails_to_import_is_a_project_problem(cli, project):
     result = cli("--project", str(project.root), "validate")
     assert result.code == 1
     assert "plugins/broken.py: plugin failed to load: ModuleNotFoundError" in result.err
+
+
+def test_the_example_plugin_of_the_repository_reconciles_local_paths(cli, project, tmp_path):
+    """plugins/local_path.py, as docs/reference.md tells users to use it: copied into a project's plugins/."""
+    from .conftest import REPO
+
+    project.write("plugins/local_path.py", (REPO / "plugins" / "local_path.py").read_text())
+    backup = project.write("data/backup.tar", "payload")
+    backup.chmod(0o640)
+    project.write("desired/paths.yml", f"""
+        ci: backup
+        kind: local.path
+        owner: team-ops
+        match: {{path: {backup}}}
+        desired: {{exists: true, type: file, mode: 0600, age_hours: "<26"}}
+        ---
+        ci: reports-dir
+        kind: local.path
+        match: {{path: {tmp_path / 'nowhere'}}}
+        desired: {{exists: true, type: directory}}
+        ---
+        ci: data-dir
+        kind: local.path
+        match: {{path: {backup.parent}}}
+        desired: {{type: directory}}
+    """)
+    assert cli("--project", str(project.root), "validate").out.startswith("ok: 3 CIs (local.path)")
+    result = cli("--project", str(project.root), "run", "--format", "json")
+    assert result.code == 2, result.err
+    drift = {i["ci"]: (i["status"], {d["path"]: d["actual"] for d in i["drift"]}) for i in result.json()["items"]
+             if i["ci"]}
+    assert drift == {"backup": ("drifted", {"mode": "0640"}), "data-dir": ("in_sync", {}),
+                     "reports-dir": ("drifted", {"exists": False, "type": None})}
+
+
+def test_the_repository_example_project_still_validates_with_its_plugin(cli):
+    from .conftest import REPO
+
+    result = cli("--project", str(REPO), "validate")
+    assert result.code == 0, result.err
+    assert "local.path" not in result.out  # the example kind is offered, not used: the demo is unchanged

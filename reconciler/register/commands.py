@@ -12,6 +12,7 @@ import getpass
 import json
 import sys
 from datetime import date
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
@@ -19,8 +20,9 @@ import sqlalchemy as sa
 import yaml
 
 from ..errors import UsageError
-from ..model import CI, Project
+from ..model import CI, FLAG_SEVERITY, Project
 from ..relations import impact_line
+from ..report.text import change_text, plural, when
 from . import schema as t
 from .assets import Asset, book_value
 from .findings import age_buckets, last_impact, open_findings, recent_runs
@@ -47,7 +49,8 @@ def register_import(args: Any, register: Register, out: TextIO, err: TextIO = sy
     except ImportFailed as failure:
         for problem in failure.problems:
             err.write(f"{args.file}: {problem}\n")
-        err.write(f"{args.file}: {len(failure.problems)} bad row(s); nothing was imported\n")
+        count = len(failure.problems)
+        err.write(f"{args.file}: {count} bad row{'' if count == 1 else 's'}; nothing was imported\n")
         return 1
     dry = bool(getattr(args, "dry_run", False))
     for asset in plan.creates:
@@ -86,29 +89,67 @@ def _open_flags(register: Register) -> dict[str, set[str]]:
 
 
 def register_list(args: Any, register: Register, out: TextIO) -> int:
-    """args: flag, owner, status, kind (each None or a value to match), format ("text" | "json")."""
+    """args: flag, owner, status, kind (glob on the asset's CI kind, see `asset_kind`), category (each None or
+    a value to match), format ("text" | "json")."""
+    for option, allowed in (("status", t.STATUSES), ("category", t.CATEGORIES)):
+        value = getattr(args, option, None)
+        if value and value not in allowed:
+            raise UsageError(f"--{option} '{value}' is not one of: {', '.join(allowed)}")
     links = {row["asset_tag"]: row for row in register.rows(t.links)}
     flags = _open_flags(register)
     chosen = [a for a in register.assets() if _wanted(args, a, links.get(a.asset_tag), flags)]
     if getattr(args, "format", None) == "json":
         _json([{**_asset_json(a), "flags": sorted(flags.get(a.asset_tag, ())),
-                "ci": (links.get(a.asset_tag) or {}).get("ci")} for a in chosen], out)
+                "ci": (links.get(a.asset_tag) or {}).get("ci"),
+                "kind": asset_kind(a, links.get(a.asset_tag))} for a in chosen], out)
         return 0
-    for a in chosen:
-        ci = (links.get(a.asset_tag) or {}).get("ci") or "-"
-        out.write(f"{a.asset_tag:<16} {a.status:<10} {a.owner or '-':<14} {ci:<16} "
-                  f"{a.name or '-':<24} {','.join(sorted(flags.get(a.asset_tag, ()))) or '-'}\n")
-    out.write(f"{len(chosen)} asset(s)\n")
+    rows = [(a.asset_tag, a.status, a.owner or "-", asset_kind(a, links.get(a.asset_tag)) or "-",
+             (links.get(a.asset_tag) or {}).get("ci") or "-", a.name or "-",
+             ",".join(sorted(flags.get(a.asset_tag, ()))) or "-") for a in chosen]
+    if rows:
+        _table(("ASSET", "STATUS", "OWNER", "KIND", "CI", "NAME", "FLAGS"), rows, out)
+    out.write(f"{len(chosen)} asset{'' if len(chosen) == 1 else 's'}\n")
     return 0
 
 
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        out.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+
+
+# The CI kind an unlinked asset's identifiers imply (first match wins); an ARN by its service and type.
+_KIND_BY_IDENTIFIER = (("instance_id", "aws.ec2.instance"), ("bucket", "aws.s3.bucket"),
+                       ("hostname", "server"))
+_KIND_BY_ARN = {"ec2:instance": "aws.ec2.instance", "ec2:security-group": "aws.ec2.security_group",
+                "ec2:volume": "aws.ec2.volume", "ec2:elastic-ip": "aws.ec2.eip", "iam:user": "aws.iam.user",
+                "rds:db": "aws.rds.instance", "s3:": "aws.s3.bucket"}
+
+
+def asset_kind(asset: Asset, link: Mapping[str, Any] | None) -> str | None:
+    """The CI kind of an asset: that of the CI or resource it is linked to, else the kind its identifiers
+    imply (hostname: server, instance_id: aws.ec2.instance, bucket: aws.s3.bucket, arn: by its service and
+    resource type). None for a licence or an asset without identifiers."""
+    if link and link.get("kind"):
+        return str(link["kind"])
+    if asset.arn:
+        parts = str(asset.arn).split(":", 5)
+        if len(parts) == 6:
+            resource = parts[5].split("/", 1)[0].split(":", 1)[0] if parts[2] != "s3" else ""
+            return _KIND_BY_ARN.get(f"{parts[2]}:{resource}")
+    for field_name, kind in _KIND_BY_IDENTIFIER:
+        if getattr(asset, field_name, None):
+            return kind
+    return None
+
+
 def _wanted(args: Any, asset: Asset, link: Mapping[str, Any] | None, flags: Mapping[str, set[str]]) -> bool:
-    kind = getattr(args, "kind", None)
     checks = [
         (getattr(args, "flag", None), lambda v: v in flags.get(asset.asset_tag, ())),
         (getattr(args, "owner", None), lambda v: asset.owner == v),
         (getattr(args, "status", None), lambda v: asset.status == v),
-        (kind, lambda v: v in (asset.category, (link or {}).get("kind"))),
+        (getattr(args, "category", None), lambda v: asset.category == v),
+        (getattr(args, "kind", None), lambda v: fnmatchcase(asset_kind(asset, link) or "", v)),
     ]
     return all(check(value) for value, check in checks if value)
 
@@ -170,7 +211,7 @@ def history(args: Any, register: Register, out: TextIO) -> int:
         _json(timeline, out)
         return 0
     for entry in timeline:
-        out.write(f"version {entry['version']}  {entry['recorded_at']}  run {entry['run_id']}\n")
+        out.write(f"version {entry['version']}  {when(entry['recorded_at'])}  run {entry['run_id']}\n")
         for path, old, new in entry["changes"]:
             out.write(f"  {path}: {json.dumps(old, default=str)} -> {json.dumps(new, default=str)}\n")
     return 0
@@ -181,14 +222,16 @@ def _write_runs(runs: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[st
     for run in runs:
         flags = sum((run.get("flags") or {}).values())
         coverage = "n/a" if run["coverage"] is None else f"{run['coverage']} %"
-        out.write(f"{run['id']}  {run['started_at']}  exit {run['exit_code']}  {run['drifted']} drifted, "
-                  f"{run['unknown']} unknown, {flags} flag(s), coverage {coverage}\n")
+        out.write(f"{run['id']}  {when(run['started_at'])}  exit {run['exit_code']}  {run['drifted']} drifted, "
+                  f"{run['unknown']} unknown, {plural(flags, 'flag')}, coverage {coverage}\n")
+    if not runs:
+        out.write("no recorded runs yet (reconcile run records one)\n")
     if not findings:
         return
     buckets = ", ".join(f"{label} {n}" for label, n in age_buckets(findings).items() if n)
     out.write(f"\nopen findings: {len(findings)} ({buckets})\n")
     for finding in findings[:10]:
-        out.write(f"  open {finding['age_days']} day(s), since {finding['first_seen'][:10]}: "
+        out.write(f"  open {plural(finding['age_days'], 'day')}, since {finding['first_seen'][:10]}: "
                   f"{finding['subject']} {finding['what']}\n")
     if len(findings) > 10:
         out.write(f"  … and {len(findings) - 10} more\n")
@@ -249,16 +292,30 @@ def unified_view(ident: str, register: Register, project: Project | None) -> dic
         return None
     f = t.findings.c
     subjects = [s for s in (ci_id, asset.asset_tag if asset else None) if s]
+    findings = register.rows(t.findings, f.resolved_at.is_(None), f.subject.in_(subjects), order=[f.what])
     return {
         "id": ident, "ci": _ci_view(ci, project), "asset": _asset_json(asset) if asset else None,
         "link": link, "observed": versions[0] if versions else None,
-        "findings": register.rows(t.findings, f.resolved_at.is_(None), f.subject.in_(subjects),
-                                  order=[f.what]),
+        "findings": findings, "drift": _recorded_drift(register, ci_id, findings),
         "changes": register.rows(t.changes, sa.or_(t.changes.c.ci.in_(subjects),
                                                    t.changes.c.asset_tag.in_(subjects)),
                                  order=[t.changes.c.at.desc()], limit=10),
         "impact": last_impact(register, ci_id),
     }
+
+
+def _recorded_drift(register: Register, ci_id: str, findings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The open drift of a CI as the run that last saw it reported it: path -> its drift entry (desired,
+    actual, change, severity). Findings keep only the path; the recorded report has the values."""
+    from .recording import load_report
+
+    drift: dict[str, Any] = {}
+    for run_id in sorted({row["last_run"] for row in findings if row["what"].startswith("drift:")}):
+        stored = load_report(register, run_id)
+        items = (stored or {}).get("report", {}).get("items", [])
+        for item in (i for i in items if i.get("ci") == ci_id):
+            drift.update({d["path"]: d for d in item.get("drift", [])})
+    return drift
 
 
 def _ci_view(ci: CI | None, project: Project | None) -> dict[str, Any] | None:
@@ -283,21 +340,46 @@ def _write_view(view: Mapping[str, Any], out: TextIO) -> None:
         if view.get("impact"):
             out.write(f"impact (last run): {impact_line(ci['id'], ci['kind'], view['impact'])}\n")
     if asset:
-        out.write(f"asset {asset['asset_tag']}: {asset['name'] or '-'} [{asset['status']}], owner "
-                  f"{asset['owner'] or '-'}, assigned to {asset['assigned_to'] or '-'}, location "
-                  f"{asset['location'] or '-'}\n")
-        out.write(f"  cost {asset['purchase_cost'] or '-'} {asset['currency'] or ''}, book value today "
-                  f"{asset['book_value'] or '-'}, warranty until {asset['warranty_end'] or '-'}, EOL "
-                  f"{asset['eol_date'] or '-'}\n")
+        _write_asset(asset, out)
     if link:
-        out.write(f"linked to {link['ci'] or link['resource']} by {link['matched_by']} since {link['since']}\n")
+        out.write(f"linked to {link['ci'] or link['resource']} by {link['matched_by']} "
+                  f"since {when(link['since'])}\n")
     if view["observed"]:
         obs = view["observed"]
-        out.write(f"last observed facts (version {obs['version']}, {obs['recorded_at']}):\n")
+        out.write(f"last observed facts (version {obs['version']}, {when(obs['recorded_at'])}):\n")
         _yaml(obs["facts"], out)
-    out.write("current findings:\n" if view["findings"] else "current findings: none\n")
-    for row in view["findings"]:
-        out.write(f"  {row['what']}  since {row['first_seen']}\n")
+    _write_findings(view, out)
     for row in view["changes"]:
-        out.write(f"change {row['at']} {row['kind']} by {row['who']}: {row['path'] or ''} "
+        out.write(f"change {when(row['at'])} {row['kind']} by {row['who']}: {row['path'] or ''} "
                   f"{json.dumps(row['before'], default=str)} -> {json.dumps(row['after'], default=str)}\n")
+
+
+def _write_asset(asset: Mapping[str, Any], out: TextIO) -> None:
+    """Two lines on an asset, each field only when the register has it."""
+    def fields(*pairs: tuple[str, Any]) -> str:
+        return ", ".join(f"{label} {value}" for label, value in pairs if value not in (None, ""))
+
+    who = fields(("owner", asset["owner"]), ("assigned to", asset["assigned_to"]),
+                 ("location", asset["location"]))
+    out.write(f"asset {asset['asset_tag']}: {asset['name'] or '(no name)'} [{asset['status']}]"
+              + (f", {who}" if who else "") + "\n")
+    cost = f"{asset['purchase_cost']} {asset['currency'] or ''}".strip() if asset["purchase_cost"] else None
+    money = fields(("cost", cost), ("book value today", asset["book_value"]),
+                   ("warranty until", asset["warranty_end"]), ("EOL", asset["eol_date"]))
+    if money:
+        out.write(f"  {money}\n")
+
+
+def _write_findings(view: Mapping[str, Any], out: TextIO) -> None:
+    out.write("open findings:\n" if view["findings"] else "open findings: none\n")
+    for row in view["findings"]:
+        kind, _, name = row["what"].partition(":")
+        since = f"since {when(row['first_seen'])}"
+        drift = view["drift"].get(name) if kind == "drift" else None
+        if drift:
+            out.write(f"  drift {name}: {change_text(drift['desired'], drift['actual'])}  "
+                      f"({drift['change']}, {drift['severity']})  {since}\n")
+        else:
+            weight = FLAG_SEVERITY.get(name) if kind == "flag" else row.get("severity")
+            level = f" ({weight})" if weight else ""
+            out.write(f"  {kind} {name}{level}  {since}\n")

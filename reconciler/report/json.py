@@ -18,6 +18,8 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "id": result.id, "started_at": result.started_at, "finished_at": result.finished_at,
         "exit_code": result.exit_code, "sources": [asdict(source) for source in result.sources],
     }
+    if result.fail_on:
+        run["fail_on"] = result.fail_on
     if result.stats:
         run["stats"] = result.stats
     report = {"schema": SCHEMA, "run": run, "summary": summary(result), "causes": causes_of(result),
@@ -71,4 +73,5 @@ def result_from_report(report: dict[str, Any]) -> RunResult:
                      sources=[Source(**s) for s in run["sources"]], items=items,
                      coverage=report["summary"].get("coverage") or {}, exit_code=run["exit_code"],
                      stats=run.get("stats") or {}, causes=report.get("causes") or [],
-                     money=report.get("money") or {}, impact=report.get("impact") or {})
+                     money=report.get("money") or {}, impact=report.get("impact") or {},
+                     fail_on=run.get("fail_on"))

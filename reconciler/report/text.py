@@ -1,11 +1,15 @@
-"""The terminal report: grouped by status, drift shown as desired → actual, colour only on a tty."""
+"""The terminal report, for the person at the terminal: grouped by status, drift shown as desired → actual
+(a set as the members added and removed), colour only on a tty, and a closing line that says what was
+found and how it compares with --fail-on. Collector figures only with --verbose (they are in JSON).
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from ..model import Drift, Item, RunResult, Status
+from ..model import Drift, Item, RunResult, Status, severity_rank
 from ..relations import impact_line
 from .causes import cause_line, causes_of, covered_by, named_cis
 from .json import summary
@@ -24,6 +28,23 @@ class Style:
         return f"\033[{_COLOURS[name]}m{text}\033[0m" if self.colour else text
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def when(value: Any) -> str:
+    """A timestamp for people: ISO 8601 to the second, with its zone (naive ones are UTC)."""
+    if value is None or value == "":
+        return "-"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.isoformat(timespec="seconds")
+
+
 def render_text(result: RunResult, colour: bool = False, verbose: bool = False) -> str:
     style = Style(colour)
     return "\n".join(_lines(result, style, verbose)) + "\n"
@@ -31,8 +52,9 @@ def render_text(result: RunResult, colour: bool = False, verbose: bool = False) 
 
 def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
     counts = summary(result)
-    yield (f"run {result.id}  {result.started_at}  {counts['cis']} CIs: {counts['in_sync']} in sync, "
-           f"{counts['drifted']} drifted, {counts['missing']} missing, {counts['unknown']} unknown")
+    yield (f"run {result.id}  {when(result.started_at)}  {plural(counts['cis'], 'CI')}: "
+           f"{counts['in_sync']} in sync, {counts['drifted']} drifted, {counts['missing']} missing, "
+           f"{counts['unknown']} unknown")
     yield from cause_lines(result, style)
     yield from impact_lines(result)
     by_status = {status: [i for i in result.items if i.ci and i.status == status] for status in Status}
@@ -51,11 +73,11 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
     if flagged:
         yield ""
         yield style(f"FLAGS ({len(flagged)})", "flags")
-        yield from (_flag_line(i) for i in flagged)
+        yield from (flag_line(i) for i in flagged)
     yield from _in_sync_lines(by_status[Status.IN_SYNC], style, verbose)
     yield from money_lines(result.money)
     yield ""
-    yield from _footer(result, counts)
+    yield from _footer(result, counts, verbose)
 
 
 def cause_lines(result: RunResult, style: Style) -> Iterator[str]:
@@ -114,8 +136,29 @@ def _ci_lines(item: Item) -> Iterator[str]:
 
 def drift_line(drift: Drift) -> str:
     waived = " (waived)" if drift.waived else ""
-    return (f"{drift.path}: {show(drift.desired)} → {show(drift.actual)}  "
-            f"({drift.change.value}, {drift.severity}){waived}")
+    change = change_text(drift.desired, drift.actual)
+    return f"{drift.path}: {change}  ({drift.change.value}, {drift.severity}){waived}"
+
+
+def change_text(desired: Any, actual: Any) -> str:
+    """desired → actual; for a set (a list of plain members on both sides), the members added and removed."""
+    members = _set_change(desired, actual)
+    if members is None:
+        return f"{show(desired)} → {show(actual)}"
+    added, removed = members
+    parts = [f"{verb} {', '.join(members)}"
+             for verb, members in (("added", added), ("removed", removed)) if members]
+    return "; ".join(parts) or f"{show(desired)} → {show(actual)}"
+
+
+def _set_change(desired: Any, actual: Any) -> tuple[list[str], list[str]] | None:
+    if not (isinstance(desired, list) and isinstance(actual, list)):
+        return None
+    if any(isinstance(v, (dict, list)) or (isinstance(v, str) and any(c in v for c in "*?[<>"))
+           for v in desired):
+        return None  # matchers inside the set: only the whole lists say it right
+    want, have = [show(v) for v in desired], [show(v) for v in actual]
+    return [v for v in have if v not in want], [v for v in want if v not in have]
 
 
 def show(value: Any) -> str:
@@ -124,13 +167,36 @@ def show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _flag_line(item: Item) -> str:
-    identity = ", ".join(f"{k}={v}" for k, v in item.identity.items() if k != "arn")  # the rest says it
-    name = item.ci or item.asset or identity
-    details = [identity] if identity != name else []
+def flag_line(item: Item) -> str:
+    """`  flags: kind name (what else identifies it; owner; the details a person decides on)`."""
+    name = item.ci or item.asset or _identity_name(item.identity)
+    details = [f"{k}={v}" for k, v in item.identity.items()
+               if k != "arn" and v not in (None, "") and str(v) != name]  # the ARN repeats the rest
+    details += [f"asset {item.asset}"] if item.asset and item.asset != name else []
     details += [f"owner {item.owner}"] if item.owner else []
-    details += [f"{key} {show(value)}" for key, value in item.details.items() if key != "tags"]
-    return f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}" + (f" ({'; '.join(details)})" if details else "")
+    details += [_detail(key, value) for key, value in item.details.items()
+                if key != "tags" and _filled(value) and str(value) != name]
+    return (f"  {', '.join(item.flags)}: {item.kind or 'asset'} {name}"
+            + (f" ({'; '.join(details)})" if details else ""))
+
+
+def _identity_name(identity: Any) -> str:
+    for key in ("host", "name", "id", "bucket", "hostname", "serial"):
+        if identity.get(key) not in (None, ""):
+            return str(identity[key])
+    return ", ".join(f"{k}={v}" for k, v in identity.items()) or "(no identity)"
+
+
+def _filled(value: Any) -> bool:
+    return value not in (None, "", {}, [])
+
+
+def _detail(key: str, value: Any) -> str:
+    if key == "created":
+        return f"created {when(value)}"
+    if isinstance(value, dict):
+        return f"{key.replace('_', ' ')} " + ", ".join(f"{k}={v}" for k, v in value.items())
+    return f"{key.replace('_', ' ')} {show(value)}"
 
 
 def _in_sync_lines(items: list[Item], style: Style, verbose: bool) -> Iterator[str]:
@@ -143,17 +209,25 @@ def _in_sync_lines(items: list[Item], style: Style, verbose: bool) -> Iterator[s
     yield "  " + ", ".join(item.ci or "" for item in shown) + more
 
 
-def _footer(result: RunResult, counts: dict[str, Any]) -> Iterator[str]:
+def _footer(result: RunResult, counts: dict[str, Any], verbose: bool) -> Iterator[str]:
     figures = {k: v for k, v in counts["coverage"].items() if k != "by_owner"}
-    yield f"coverage: {_figures(figures)}"
+    if figures:
+        yield f"coverage: {_figures(figures)}"
     for owner, per_owner in sorted((counts["coverage"].get("by_owner") or {}).items()):
         yield f"  {owner}: {_figures(per_owner)}"
     failed = [s for s in result.sources if s.status != "ok"]
     yield f"sources: {len(result.sources) - len(failed)} ok, {len(failed)} failed"
+    for source in failed:  # a scope that could not be scanned: nothing there is missing or untracked
+        yield f"  failed: {source.collector} {source.scope}: {source.error or 'no reason given'}"
+    if verbose:
+        yield from _collector_figures(result)
+    yield closing_line(result)
+
+
+def _collector_figures(result: RunResult) -> Iterator[str]:
     for collector, figures in result.stats.items():
-        scalars = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))}  # the rest: JSON report
+        scalars = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))}  # rest: JSON only
         yield f"{collector}: " + ", ".join(f"{k} {show(v)}" for k, v in scalars.items())
-    yield f"exit {result.exit_code}: {_EXIT_MEANING[result.exit_code]}"
 
 
 def _figures(coverage: dict[str, Any]) -> str:
@@ -161,5 +235,56 @@ def _figures(coverage: dict[str, Any]) -> str:
                      f"{'n/a' if value is None else f'{value} %'}" for name, value in coverage.items())
 
 
-_EXIT_MEANING = {0: "clean", 2: "drift or flags found", 3: "nothing found, but coverage incomplete (CIs unknown)",
-                 1: "the run could not be done"}
+def closing_line(result: RunResult) -> str:
+    """What was found, its highest severity, and how that compares with --fail-on: the exit code explained."""
+    found = _found(result.items)
+    unknown = sum(1 for i in result.items if i.ci and i.status == Status.UNKNOWN)
+    levels = [i.severity for i in result.items if i.severity]
+    highest = max(levels, key=severity_rank, default=None)
+    code = result.exit_code
+    if not found:
+        text = "nothing found"
+        text += f", but {plural(unknown, 'CI')} unknown (coverage incomplete)" if unknown else ""
+        return f"{text}: exit {code}"
+    text = ", ".join(found) + (f" (highest severity: {highest})" if highest else "")
+    if result.fail_on:
+        at = highest is not None and severity_rank(highest) >= severity_rank(result.fail_on)
+        text += f", {'at or above' if at else 'below'} --fail-on {result.fail_on}"
+    if unknown:
+        text += f"; {plural(unknown, 'CI')} unknown"
+    return f"{text}: exit {code}"
+
+
+def _found(items: list[Item]) -> list[str]:
+    drifted = sum(1 for i in items if i.ci and i.status == Status.DRIFTED)
+    missing = sum(1 for i in items if i.ci and i.status == Status.MISSING)
+    flagged = sum(1 for i in items if i.flags)
+    return ([f"{plural(drifted, 'drifted CI')}"] if drifted else []) + \
+        ([f"{plural(missing, 'missing CI')}"] if missing else []) + \
+        ([f"{plural(flagged, 'flagged item')}"] if flagged else [])
+
+
+def render_untracked(result: RunResult, colour: bool = False, verbose: bool = False) -> str:
+    """`reconcile untracked`: the resources nobody declared or registered, per scope scanned. No run id:
+    this view is not recorded."""
+    return "\n".join(_untracked_lines(result, Style(colour), verbose)) + "\n"
+
+
+def _untracked_lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
+    scanned = [s for s in result.sources if s.status == "ok"]
+    failed = [s for s in result.sources if s.status != "ok"]
+    if result.items:
+        yield style(f"UNTRACKED ({len(result.items)}) in {plural(len(scanned), 'scope')} scanned", "flags")
+        yield from (flag_line(item) for item in result.items)
+    else:
+        yield f"no untracked resources in {plural(len(scanned), 'scope')}"
+    for source in failed:
+        reason = source.error or "failed"
+        yield style(f"  not scanned: {source.collector} {source.scope}: {reason}", "unknown")
+    if verbose:
+        yield from _collector_figures(result)
+    if result.items:
+        yield closing_line(result)
+    elif failed:
+        scopes = plural(len(failed), "scope")
+        yield f"{scopes} could not be scanned (coverage incomplete): exit {result.exit_code}"

@@ -1,0 +1,105 @@
+"""The documentation a user works from: the README's commands work as written, and docs/reference.md covers
+every kind's attributes, every flag and every command."""
+
+import json
+import re
+import shlex
+
+from reconciler.cli import build_parser
+from reconciler.collectors import builtin_collectors
+from reconciler.model import FLAG_SEVERITY
+
+from .conftest import REPO, assert_valid_report
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+REFERENCE = (REPO / "docs" / "reference.md").read_text(encoding="utf-8")
+
+
+def readme_commands() -> list[list[str]]:
+    """The shell lines of README's "Using it" block, each split into its `&&`-joined commands."""
+    block = README.split("## Using it", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands: list[list[str]] = []
+    for line in block.strip().splitlines():
+        words = shlex.split(line, comments=True)
+        while words:
+            cut = words.index("&&") if "&&" in words else len(words)
+            commands.append(words[:cut])
+            words = words[cut + 1:]
+    return commands
+
+
+def test_the_readme_commands_work_as_written_in_a_new_project(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_PROJECT", raising=False)
+    commands = readme_commands()
+    assert commands[0][:2] == ["source", ".venv/bin/activate"] and ["reconcile", "validate"] in commands
+    for words in commands[1:]:
+        if words[0] == "cd":
+            monkeypatch.chdir(words[1])
+            continue
+        assert words[0] == "reconcile", words
+        result = cli(*words[1:])
+        allowed = {0, 2} if words[1] in ("run", "untracked") else {0}  # 2: this machine has drift or flags
+        assert result.code in allowed, (words, result.out, result.err)
+        assert "error" not in result.err, (words, result.err)
+    report = json.loads((tmp_path / "my-project" / "report.json").read_text())
+    assert_valid_report(report)
+    assert report["summary"]["unknown"] == 0 and report["summary"]["cis"] == 1  # localhost, looked at for real
+    assets = {i["asset"]: i["flags"] for i in report["items"] if i["ci"] is None and i["asset"]}
+    assert assets["ASSET-0002"] == ["owned_unconfigured", "unseen"]  # from the scaffolded assets.csv
+
+
+def test_the_readme_points_nowhere_outside_the_repository():
+    assert "shared folder" not in README and "SPEC.md" not in README
+    for target in re.findall(r"\]\(([^)#]+)\)", README + REFERENCE.replace("](../", "](")):
+        if not target.startswith("http"):
+            assert (REPO / target).exists() or (REPO / "docs" / target).exists(), target
+
+
+def _properties(schema: dict) -> set[str]:
+    found = set(schema.get("properties", {}))
+    for inner in schema.get("properties", {}).values():
+        found |= _properties(inner)
+    return found
+
+
+def test_the_reference_names_every_attribute_of_every_builtin_kind():
+    kinds = {kind.name: kind for collector in builtin_collectors() for kind in collector.kinds}
+    for name, kind in kinds.items():
+        assert f"`{name}`" in REFERENCE or f"### {name}" in REFERENCE, name
+        missing = sorted(p for p in _properties(kind.desired_schema) if f"`{p}`" not in REFERENCE
+                         and not re.search(rf"[{{,] ?{p}[,:}}]", REFERENCE))
+        assert missing == [], (name, missing)
+
+
+def test_the_reference_gives_every_flag_its_weight():
+    for flag, weight in FLAG_SEVERITY.items():
+        assert f"| `{flag}` | {weight} |" in REFERENCE
+
+
+def test_the_reference_lists_every_command():
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name in commands:
+        assert f"| `{name}" in REFERENCE, name
+
+
+def test_the_report_schema_rejects_what_breaks_the_contract(cli):
+    import jsonschema
+    import pytest
+
+    report = cli("--project", str(REPO / "examples" / "fleet"), "run", "--format", "json").json()
+    assert_valid_report(report)
+    breakages = [
+        lambda r: r.pop("summary"),
+        lambda r: r["run"].update(exit_code=5),
+        lambda r: r["run"].update(started_at="2026-12-02 02:15:00.863251"),  # no zone
+        lambda r: next(i for i in r["items"] if i["drift"])["drift"][0].update(change="edited"),
+        lambda r: r["items"][0].update(flags=["bogus"]),
+        lambda r: next(i for i in r["items"] if i["status"] == "drifted").update(drift=[]),
+    ]
+    for breakage in breakages:
+        broken = json.loads(json.dumps(report))
+        breakage(broken)
+        with pytest.raises(jsonschema.ValidationError):
+            assert_valid_report(broken)
