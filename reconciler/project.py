@@ -23,7 +23,9 @@ from .collectors.base import Kind
 from .errors import Problem, ProjectError
 from .inventory import Inventory, load_inventory
 from .model import CI, SEVERITIES, Origin, Project, Settings
-from .render import Document, Loader, desired_files, line_of, read_documents, template_environment
+from .userdata import load as load_yaml
+from .userdata import short
+from .render import Document, desired_files, line_of, read_documents, template_environment
 
 SETTINGS_FILE = "reconciler.yml"
 _LEVEL = {"enum": list(SEVERITIES)}
@@ -103,10 +105,13 @@ def load_settings(root: Path, problems: list[Problem]) -> Settings:
         return Settings()
     try:
         text = path.read_text(encoding="utf-8")
-        raw = yaml.load(text, Loader=Loader) or {}
+        raw = load_yaml(text) or {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problems.append(Problem(SETTINGS_FILE, f"YAML syntax error: {exc.problem}", mark.line + 1 if mark else None))
+        return Settings()
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # unreadable, binary, not UTF-8, alias bomb
+        problems.append(Problem(SETTINGS_FILE, f"cannot be read: {short(str(exc), 160)}"))
         return Settings()
     found = [replace(p, document=None) for p in _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
     problems += found
@@ -309,13 +314,23 @@ def _unknown_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
 
 
 def _explain(error: jsonschema.ValidationError) -> str:
+    """jsonschema's own messages quote the whole offending value: say it again with a short rendering."""
+    value = short(error.instance)
     if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown key(s)")
+        keys = _unknown_keys(error)
+        named = ", ".join(short(k, 40) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
+        return f"unknown key(s) ({named} {'was' if len(keys) == 1 else 'were'} unexpected)"
     if error.validator == "anyOf":
-        return f"{error.instance!r} is not a valid value here (expected {_expected(error.validator_value)})"
+        return f"{value} is not a valid value here (expected {_expected(error.validator_value)})"
     if error.validator == "required":
         return f"missing required key: {error.message.split(' ')[0]}"
-    return error.message
+    if error.validator == "type":
+        return f"{value} is not of type {' or '.join(map(repr, _as_list(error.validator_value)))}"
+    if error.validator == "enum":
+        return f"{value} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "pattern":
+        return f"{value} does not match {error.validator_value!r}"
+    return short(error.message, 200)
 
 
 def _expected(options: list[Mapping[str, Any]]) -> str:
