@@ -24,7 +24,7 @@ from .errors import Problem, ProjectError
 from .inventory import Inventory, load_inventory
 from .model import CI, SEVERITIES, Origin, Project, Settings
 from .userdata import load as load_yaml
-from .userdata import short
+from .userdata import clip, short
 from .render import Document, desired_files, line_of, read_documents, template_environment
 
 SETTINGS_FILE = "reconciler.yml"
@@ -111,7 +111,7 @@ def load_settings(root: Path, problems: list[Problem]) -> Settings:
         problems.append(Problem(SETTINGS_FILE, f"YAML syntax error: {exc.problem}", mark.line + 1 if mark else None))
         return Settings()
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # unreadable, binary, not UTF-8, alias bomb
-        problems.append(Problem(SETTINGS_FILE, f"cannot be read: {short(str(exc), 160)}"))
+        problems.append(Problem(SETTINGS_FILE, f"cannot be read: {clip(str(exc))}"))
         return Settings()
     found = [replace(p, document=None) for p in _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
     problems += found
@@ -330,7 +330,7 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"{value} is not one of {', '.join(map(str, error.validator_value))}"
     if error.validator == "pattern":
         return f"{value} does not match {error.validator_value!r}"
-    return short(error.message, 200)
+    return clip(error.message)
 
 
 def _expected(options: list[Mapping[str, Any]]) -> str:

@@ -27,6 +27,11 @@ def short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def clip(text: str, limit: int = 200) -> str:
+    """A message (which may quote user text) cut to `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class DuplicateKeyError(yaml.MarkedYAMLError):
     """A mapping with the same key twice; the mark is the second occurrence."""
 
