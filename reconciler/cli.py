@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable, TextIO
 
-from . import pipeline, scaffold
-from .errors import ProjectError, ReconcilerError, UsageError
+from . import pipeline, preflight, scaffold
+from .errors import Problem, ProjectError, ReconcilerError, UsageError
 from .model import SEVERITIES, Project, RunResult
 from .progress import progress_for
 from .project import load_project, load_settings
@@ -24,6 +24,8 @@ from .report.json import render_json, result_from_report
 from .report.junit import render_junit
 from .report.markdown import render_markdown
 from .report.text import render_text
+from .secrets import mask
+from .userdata import clip
 
 FORMATS: dict[str, Callable[[RunResult, bool, bool], str]] = {
     "text": lambda result, colour, verbose: render_text(result, colour, verbose),
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = commands.add_parser("init", help="scaffold a new project")
-    init.add_argument("dir", nargs="?", default=".")
+    init.add_argument("dir", nargs="?", help="default: --project, else the current directory")
     init.set_defaults(handler=cmd_init)
 
     validate = commands.add_parser("validate", help="render and check desired/, inventories/, reconciler.yml")
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     waive.add_argument("--reason", required=True)
     waive.add_argument("--until", required=True, metavar="YYYY-MM-DD")
     waive.add_argument("--by", help="who accepts it (default: your login name)")
-    waive.set_defaults(handler=_with_register(commands_.waive))
+    waive.set_defaults(handler=_with_register(commands_.waive, needs_project=True, strict=True))
 
     report = commands.add_parser("report", help="re-render a recorded run")
     report.add_argument("run_id", metavar="RUN")
@@ -109,11 +111,13 @@ def _register_commands(parser: argparse.ArgumentParser) -> None:
     showing.set_defaults(handler=_with_register(commands_.register_show))
 
 
-def _with_register(handler: Callable[..., int], needs_project: bool = False) -> Callable[[argparse.Namespace, TextIO], int]:
-    """A register command: the register is opened from --register, RECONCILER_REGISTER or reconciler.yml."""
+def _with_register(handler: Callable[..., int], needs_project: bool = False,
+                   strict: bool = False) -> Callable[[argparse.Namespace, TextIO], int]:
+    """A register command: the register is opened from --register, RECONCILER_REGISTER or reconciler.yml.
+    `strict`: the command is about the project (waive names its CIs), so the project must load."""
 
     def call(args: argparse.Namespace, out: TextIO) -> int:
-        project = _project_or_none(args.project) if needs_project else None
+        project = (load_project(args.project) if strict else _project_or_none(args.project)) if needs_project else None
         with open_register_for(args) as register:
             return handler(args, register, out, project) if needs_project else handler(args, register, out)
 
@@ -130,7 +134,10 @@ def _project_or_none(root: str) -> Project | None:
 
 def open_register_for(args: argparse.Namespace) -> Register:
     root = Path(args.project)
-    settings = load_settings(root.resolve(), [])
+    problems: list[Problem] = []
+    settings = load_settings(root.resolve(), problems)
+    if problems:  # never fall back to the default register when the configured one cannot be read
+        raise ProjectError(problems)
     return open_register(resolve_dsn(args.register, settings.register), root)
 
 
@@ -147,8 +154,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
-    target = scaffold.create_project(Path(args.dir))
-    out.write(f"created a reconcile project in {target}\nnext: cd {args.dir} && reconcile validate\n")
+    where = args.dir or args.project
+    target = scaffold.create_project(Path(where))
+    out.write(f"created a reconcile project in {target}\nnext: cd {where} && reconcile validate\n")
     return 0
 
 
@@ -167,8 +175,11 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, record: bool) -> RunResult:
+    preflight.check_output(args.output)
+    preflight.check_facts_dir(args.facts_dir)
     facts_dir = str(Path(args.facts_dir).resolve()) if args.facts_dir else None
     project = load_project(args.project, facts_dir=facts_dir)
+    preflight.check_selection(project, args.limit, args.kind)
     quiet = args.quiet or args.format != "text"
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, fail_on=args.fail_on, facts_dir=facts_dir,
                                   strict=getattr(args, "strict", False), progress=progress_for(sys.stderr, quiet))
@@ -194,8 +205,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         stored = load_report(register, args.run_id)
     if stored is None:
         raise UsageError(f"no recorded run '{args.run_id}' (see 'reconcile history')")
-    _write_report(args, result_from_report(stored), out)
-    return int(stored["run"]["exit_code"])
+    _write_report(args, result_from_report(stored["report"]), out)
+    return int(stored["report"]["run"]["exit_code"])
 
 
 def _write_report(args: argparse.Namespace, result: RunResult, out: TextIO) -> None:
@@ -209,9 +220,11 @@ def _write_report(args: argparse.Namespace, result: RunResult, out: TextIO) -> N
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command != "init":
+            preflight.check_project_dir(args.project)
         return int(args.handler(args, out or sys.stdout))
     except ReconcilerError as exc:
-        sys.stderr.write(f"reconcile: error: {exc}\n")
+        sys.stderr.write(mask(f"reconcile: error: {exc}") + "\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("reconcile: interrupted\n")
@@ -220,13 +233,13 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        sys.stderr.write(f"reconcile: error: {exc}\n")
+        sys.stderr.write(mask(f"reconcile: error: {exc}") + "\n")
         return 1
     except Exception as exc:  # a bug of ours: still one line, the traceback on demand
         if os.environ.get("RECONCILER_DEBUG"):
             raise
-        sys.stderr.write(f"reconcile: internal error: {type(exc).__name__}: {exc} "
-                         "(set RECONCILER_DEBUG=1 for the traceback)\n")
+        sys.stderr.write(mask(f"reconcile: internal error: {type(exc).__name__}: {clip(str(exc))} "
+                              "(set RECONCILER_DEBUG=1 for the traceback)") + "\n")
         return 1
 
 

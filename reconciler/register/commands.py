@@ -12,6 +12,7 @@ import getpass
 import json
 import sys
 from datetime import date
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
@@ -185,9 +186,13 @@ def _timeline(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 # --- waive ----------------------------------------------------------------------------------------
 
-def waive(args: Any, register: Register, out: TextIO) -> int:
+def waive(args: Any, register: Register, out: TextIO, project: Project | None = None) -> int:
     """args: ci, path (glob), reason (required), until (YYYY-MM-DD, required, not in the past), by (or
-    the login name)."""
+    the login name). With the project, `ci` must match a declared CI: a typo must not waive nothing."""
+    if project is not None and not any(fnmatchcase(ci.id, args.ci) for ci in project.cis):
+        known = sorted(ci.id for ci in project.cis)
+        names = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "") if known else "none declared"
+        raise UsageError(f"'{args.ci}' matches no declared CI (declared: {names})")
     try:
         until = date.fromisoformat(str(args.until))
     except ValueError:
