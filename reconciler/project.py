@@ -30,6 +30,21 @@ from .render import Document, desired_files, line_of, read_documents, template_e
 SETTINGS_FILE = "reconciler.yml"
 _LEVEL = {"enum": list(SEVERITIES)}
 _GLOBS = {"type": "array", "items": {"type": "string"}}
+_TEXT = {"type": "string"}
+_ACCOUNT_ID = {"type": ["string", "integer"]}
+_AWS = {
+    "type": "object",
+    "properties": {
+        "regions": {"type": "array", "items": _TEXT, "minItems": 1},
+        "accounts": {"type": "array", "items": {"anyOf": [_ACCOUNT_ID, {
+            "type": "object", "additionalProperties": False,
+            "properties": {"id": _ACCOUNT_ID, "profile": _TEXT, "role_arn": _TEXT, "external_id": _TEXT}}]}},
+        "kinds": _GLOBS,
+        "workers": {"type": "integer", "minimum": 1},
+        "max_attempts": {"type": "integer", "minimum": 1},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
 SETTINGS_SCHEMA = {
     "type": ["object", "null"],
     "additionalProperties": False,
@@ -37,7 +52,7 @@ SETTINGS_SCHEMA = {
         "register": {"type": "string"},
         "inventories": {"anyOf": [_GLOBS, {"type": "string"}]},
         "facts_dir": {"type": "string"},
-        "aws": {"type": "object"},
+        "aws": _AWS,
         "ansible": {"type": "object", "properties": {"forks": {"type": "integer", "minimum": 1},
                                                     "timeout": {"type": "integer", "minimum": 1}}},
         "ignore": _GLOBS,
@@ -87,6 +102,7 @@ def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
     inventory = load_inventory(root, settings.inventories if explicit else _existing(root, settings.inventories))
     problems += inventory.problems
     registry = load_registry(root, problems)
+    problems += _settings_problems(root, settings, registry, given_facts_dir=bool(facts_dir))
     cis = load_cis(root, settings, inventory, registry, problems)
     if problems:
         raise ProjectError(problems)
@@ -116,6 +132,29 @@ def load_settings(root: Path, problems: list[Problem]) -> Settings:
     found = [replace(p, document=None) for p in _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
     problems += found
     return Settings() if found else _settings_from(raw)
+
+
+def _settings_problems(root: Path, settings: Settings, registry: Registry, given_facts_dir: bool) -> list[Problem]:
+    """What the schema cannot know: aws.kinds among the kinds the collectors serve, facts_dir existing."""
+    text = _settings_text(root)
+    problems = []
+    known = sorted(name for name in registry.kinds if name.startswith("aws."))
+    for number, kind in enumerate(settings.aws.get("kinds") or ()):
+        if kind not in known:
+            problems.append(Problem(SETTINGS_FILE, f"unknown kind {short(kind)} (known: {', '.join(known)})",
+                                    line_of(text, 0, ("aws", "kinds", number)), path=f"aws.kinds.{number}"))
+    facts_dir = settings.facts_dir
+    if facts_dir and not given_facts_dir and not (root / facts_dir).is_dir():
+        problems.append(Problem(SETTINGS_FILE, f"facts_dir {short(facts_dir)} is not a directory",
+                                line_of(text, 0, ("facts_dir",)), path="facts_dir"))
+    return problems
+
+
+def _settings_text(root: Path) -> str:
+    try:
+        return (root / SETTINGS_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _settings_from(raw: Mapping[str, Any]) -> Settings:
@@ -176,8 +215,14 @@ def _split(documents: list[Document], problems: list[Problem]) -> tuple[dict[str
         if isinstance(data, dict) and "baseline" in data:
             found = _schema_problems(BASELINE_SCHEMA, data, document.file, document.text, document.index)
             problems += found
-            if not found:
-                baselines[data["baseline"]] = document
+            if found:
+                continue
+            if data["baseline"] in baselines:
+                first = baselines[data["baseline"]]
+                problems.append(_at(document, ("baseline",), f"duplicate baseline {short(data['baseline'])}, "
+                                    f"also declared in {first.file} (document {first.index + 1})"))
+                continue
+            baselines[data["baseline"]] = document
         elif isinstance(data, dict) and "ci" in data:
             declared.append(document)
         else:
