@@ -8,7 +8,7 @@ tried, so `validate` can list every broken file at once.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from .errors import Problem
+from .inventory import HostVarsError
 from .userdata import Loader, load_all
 
 SUFFIXES = (".yml", ".yaml", ".yml.j2", ".yaml.j2")
@@ -52,6 +53,12 @@ def read_documents(root: Path, files: list[Path], context: Mapping[str, Any],
         try:
             text = _render(path, root / "desired", context, env)
             documents.extend(_parse(relative, text))
+        except HostVarsError as error:  # the inventory's fault, not the template's: reported once
+            problem = error.problem
+            if Path(problem.file).is_relative_to(root):
+                problem = replace(problem, file=str(Path(problem.file).relative_to(root)))
+            if problem not in problems:
+                problems.append(problem)
         except _FileProblem as problem:
             problems.append(Problem(file=relative, line=problem.line, message=problem.message))
     return documents, problems
@@ -72,6 +79,8 @@ def _render(path: Path, desired_dir: Path, context: Mapping[str, Any], env: jinj
         return text
     try:
         return env.from_string(text).render(context)
+    except HostVarsError:
+        raise
     except jinja2.TemplateSyntaxError as exc:
         raise _FileProblem(f"template syntax error: {exc.message}", exc.lineno) from None
     except jinja2.UndefinedError as exc:
