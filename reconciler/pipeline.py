@@ -92,7 +92,21 @@ def _sources(collections: list[Collection]) -> list[Source]:
 def _classify_settings(project: Project, today: Any, options: RunOptions) -> ClassifySettings:
     settings = project.settings
     return ClassifySettings(today=today, stale_after_days=settings.stale_after_days,
-                            identify=settings.raw.get("identification") or {}, include_defaults=options.strict)
+                            identify=settings.raw.get("identification") or {}, include_defaults=options.strict,
+                            scanned_kinds=_scanned_kinds(project, options))
+
+
+def _scanned_kinds(project: Project, options: RunOptions) -> frozenset[str]:
+    """Kinds listed in full this run: those of the scanning collectors (not with --limit, when they do
+    not run), narrowed by --kind and by the aws section's own `kinds`."""
+    if options.limit is not None or project.registry is None:
+        return frozenset()
+    kinds: set[str] = set()
+    for scanner in project.registry.scanners(project.settings):
+        configured = (project.settings.aws.get("kinds") or None) if scanner.name == "aws" else None
+        kinds.update(k.name for k in scanner.kinds if (options.kind is None or fnmatchcase(k.name, options.kind))
+                     and (configured is None or k.name in configured))
+    return frozenset(kinds)
 
 
 def untracked_only(result: RunResult, fail_on: str) -> RunResult:
