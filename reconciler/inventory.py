@@ -131,12 +131,13 @@ def _ansible_messages() -> Iterator[list[tuple[str, int | None, str]]]:
         if line:
             lines[source] = line
 
-    saved = display.error_as_warning, display.warning
+    saved = display.error_as_warning, display.warning, display.deprecated
     display.error_as_warning, display.warning = error_as_warning, lambda *a, **k: None  # type: ignore[method-assign]
+    display.deprecated = lambda *a, **k: None  # type: ignore[method-assign]  # e.g. a non-UTF-8 file: ours to report
     try:
         yield failures
     finally:
-        display.error_as_warning, display.warning = saved  # type: ignore[method-assign]
+        display.error_as_warning, display.warning, display.deprecated = saved  # type: ignore[method-assign]
     for source, messages in by_source.items():
         failures.append((source, lines.get(source), _best_message(source, messages)))
 
