@@ -8,9 +8,9 @@ In: the loaded Project and the run's options. Out: nothing, or a UsageError nami
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Sequence
 
 from .errors import UsageError
 from .model import Project

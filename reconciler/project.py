@@ -23,9 +23,9 @@ from .collectors.base import Kind
 from .errors import Problem, ProjectError
 from .inventory import Inventory, load_inventory
 from .model import CI, SEVERITIES, Origin, Project, Settings
-from .userdata import load as load_yaml
-from .userdata import clip, short
 from .render import Document, desired_files, line_of, read_documents, template_environment
+from .userdata import clip, short
+from .userdata import load as load_yaml
 
 SETTINGS_FILE = "reconciler.yml"
 _LEVEL = {"enum": list(SEVERITIES)}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 REDACTED = "***"
 # Whole words of a key (separated by _ . - / or the key's ends): "db_password", "api-token", but not

@@ -8,7 +8,6 @@ first line of stderr must hold). `{root}` and `{facts}` in arguments are the pro
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import pytest

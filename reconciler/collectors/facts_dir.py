@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..model import CI, Collection, FactSet, Observed, Settings, Source
-from .base import Collector
 from ..userdata import clip
+from .base import Collector
 from .server import SERVER, normalise_setup_facts
-from .vocabulary import vocabulary
+from .vocabulary import ShapeError, vocabulary
 
 _CACHE_PREFIX = re.compile(r"^s\d+_")
 
@@ -91,10 +91,10 @@ def read_facts(document: Any) -> dict[str, Any]:
         raise ValueError("expected a JSON object")
     if "__payload__" in document:  # ansible-core 2.19 jsonfile cache
         if not isinstance(document["__payload__"], str):
-            raise ValueError("__payload__ must be a JSON string")
+            raise ShapeError("__payload__ must be a JSON string")
         document = json.loads(document["__payload__"])
         if not isinstance(document, dict):
-            raise ValueError("__payload__ must hold a JSON object")
+            raise ShapeError("__payload__ must hold a JSON object")
     if document.get("unreachable") or document.get("failed"):
         state = "unreachable" if document.get("unreachable") else "failed"
         raise FactsError(f"the host was {state} when these facts were gathered: {document.get('msg', '')}".strip())
@@ -102,7 +102,7 @@ def read_facts(document: Any) -> dict[str, Any]:
         return vocabulary(document["reconciler_facts"])
     facts = document.get("ansible_facts", document)
     if not isinstance(facts, dict):
-        raise ValueError(f"ansible_facts must be an object, not {type(facts).__name__}")
+        raise ShapeError(f"ansible_facts must be an object, not {type(facts).__name__}")
     return normalise_setup_facts(facts)
 
 

@@ -8,8 +8,13 @@ shape (collectors/server.py) — or a ValueError naming what is wrong, which mak
 
 from __future__ import annotations
 
-import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+class ShapeError(ValueError):
+    """Facts that are not of the vocabulary's shape."""
+
 
 _OS = ("distribution", "version", "major_version", "release", "family", "kernel", "arch")
 _HARDWARE = ("serial", "uuid", "vendor", "model", "memory_mb", "cpus")
@@ -22,7 +27,7 @@ def _scalar(value: Any) -> bool:
 def _record(keys: tuple[str, ...] | None) -> Callable[[str, Any], Any]:
     def check(where: str, value: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise ValueError(f"{where} must be an object, not {type(value).__name__}")
+            raise ShapeError(f"{where} must be an object, not {type(value).__name__}")
         return {k: v for k, v in value.items() if keys is None or k in keys}
     return check
 
@@ -30,7 +35,7 @@ def _record(keys: tuple[str, ...] | None) -> Callable[[str, Any], Any]:
 def _named(check_one: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
     def check(where: str, value: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise ValueError(f"{where} must be an object, not {type(value).__name__}")
+            raise ShapeError(f"{where} must be an object, not {type(value).__name__}")
         return {str(name): check_one(f"{where}.{name}", item) for name, item in value.items()}
     return check
 
@@ -38,25 +43,25 @@ def _named(check_one: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
 def _version(where: str, value: Any) -> Any:
     if _scalar(value) or (isinstance(value, list) and all(_scalar(v) for v in value)):
         return value
-    raise ValueError(f"{where} must be a version string (or a list of them), not {type(value).__name__}")
+    raise ShapeError(f"{where} must be a version string (or a list of them), not {type(value).__name__}")
 
 
 def _value(where: str, value: Any) -> Any:
     if _scalar(value) or isinstance(value, list):
         return value
-    raise ValueError(f"{where} must be a value, not {type(value).__name__}")
+    raise ShapeError(f"{where} must be a value, not {type(value).__name__}")
 
 
 def _ports(where: str, value: Any) -> Any:
     if isinstance(value, list) and all(isinstance(v, (int, str)) for v in value):
         return value
-    raise ValueError(f"{where} must be a list of port numbers")
+    raise ShapeError(f"{where} must be a list of port numbers")
 
 
 def _hostname(where: str, value: Any) -> Any:
     if _scalar(value):
         return value
-    raise ValueError(f"{where} must be a string")
+    raise ShapeError(f"{where} must be a string")
 
 
 SECTIONS: dict[str, Callable[[str, Any], Any]] = {
@@ -71,5 +76,5 @@ SECTIONS: dict[str, Callable[[str, Any], Any]] = {
 def vocabulary(facts: Any) -> dict[str, Any]:
     """Only the known sections of `facts`, each checked for its shape; unknown keys are dropped."""
     if not isinstance(facts, Mapping):
-        raise ValueError(f"reconciler_facts must be an object, not {type(facts).__name__}")
+        raise ShapeError(f"reconciler_facts must be an object, not {type(facts).__name__}")
     return {section: check(section, facts[section]) for section, check in SECTIONS.items() if section in facts}
