@@ -41,8 +41,11 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """The libyaml SafeLoader, refusing duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        keys = [key.value for key, _value in node.value if isinstance(key, yaml.ScalarNode)]
-        if len(keys) != len(set(keys)):
+        try:
+            distinct = len({key.value for key, _value in node.value})
+        except TypeError:  # a collection used as a key: its value is a list
+            distinct = -1
+        if distinct != len(node.value):  # rare: look closer
             _duplicate(node)
         return super().construct_mapping(node, deep=deep)
 
