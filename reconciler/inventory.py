@@ -36,9 +36,10 @@ class HostVars(Mapping[str, Mapping[str, Any]]):
 class HostVarsError(ReconcilerError):
     """A host's variables cannot be computed (a broken host_vars/ or group_vars/ file): carries the Problem."""
 
-    def __init__(self, problem: Problem):
+    def __init__(self, problem: Problem, reported: bool = False):
         super().__init__(str(problem))
         self.problem = problem
+        self.reported = reported  # already among the inventory's own problems
 
 
 class Inventory:
@@ -52,6 +53,8 @@ class Inventory:
 
         loader = DataLoader()
         checked, usable = check_sources([s for s in sources if Path(s).exists()])
+        # a broken group_vars file is not handed to Ansible's vars plugins (an alias bomb would hang them)
+        self._broken_vars = [p for p in checked if "group_vars" in Path(p.file).parts]
         with _ansible_messages() as failures:
             self._manager = InventoryManager(loader=loader, sources=usable)
         self.problems = checked + [Problem(file=src, line=line, message=msg) for src, line, msg in failures
@@ -74,6 +77,8 @@ class Inventory:
         the `all` group, the host's groups (inventory, then group_vars/), the host (inventory, then
         host_vars/). VariableManager.get_vars does the same plus play and fact-cache layers we have no
         use for, at ~1 ms a host; here the group layers are merged once per set of groups."""
+        if self._broken_vars:
+            raise HostVarsError(self._broken_vars[0], reported=True)
         if name not in self._cache:
             from ansible.errors import AnsibleError
             from ansible.inventory.helpers import sort_groups

@@ -26,18 +26,19 @@ _SKIPPED_DIRS = ("group_vars", "host_vars")
 def check_sources(sources: list[str]) -> tuple[list[Problem], list[str]]:
     """Problems found, and the sources still worth handing to Ansible."""
     problems: list[Problem] = []
-    usable = []
+    usable: list[str] = []
     for source in sources:
         path = Path(source)
-        found = []
-        for file in _inventory_files(path):
-            found += _check_inventory_file(file)
-        for directory in {path if path.is_dir() else path.parent}:
-            for file in _vars_files(directory / "group_vars"):
-                found += _check_vars_file(file)
-        problems += found
-        if not (path.is_file() and found):
+        bad = {file: found for file in _inventory_files(path) if (found := _check_inventory_file(file))}
+        for found in bad.values():
+            problems += found
+        for file in _vars_files((path if path.is_dir() else path.parent) / "group_vars"):
+            problems += _check_vars_file(file)
+        if not bad:
             usable.append(source)
+        elif path.is_dir():  # Ansible must not read the bad files (an alias bomb would hang it): the rest only
+            usable += [str(entry) for entry in sorted(path.iterdir()) if entry not in bad
+                       and entry.name not in _SKIPPED_DIRS and not entry.name.startswith(".")]
     return problems, usable
 
 

@@ -54,6 +54,8 @@ def read_documents(root: Path, files: list[Path], context: Mapping[str, Any],
             text = _render(path, root / "desired", context, env)
             documents.extend(_parse(relative, text))
         except HostVarsError as error:  # the inventory's fault, not the template's: reported once
+            if error.reported:
+                continue
             problem = error.problem
             if Path(problem.file).is_relative_to(root):
                 problem = replace(problem, file=str(Path(problem.file).relative_to(root)))

@@ -118,6 +118,12 @@ CASES = [
     case("host-vars-yaml-error", files(**{"inventories/host_vars/web-01.yml": "a: [1\n"},
                                        desired__web_DOT_yml_DOT_j2=CI + "owner: \"{{ hostvars['web-01'].a }}\"\n"),
          ("validate",), 1, "inventories/host_vars/web-01.yml:2", "variables of host 'web-01'"),
+    case("inventory-alias-bomb", files(inventories__hosts=None, inventories__hosts_DOT_yml="all:\n  vars:\n    " +
+                                       LAUGHS.replace("\n", "\n    ")), ("validate",), 1,
+         "inventories/hosts.yml", "alias"),
+    case("group-vars-alias-bomb", files(inventories__group_vars__all_DOT_yml=LAUGHS,
+                                        desired__web_DOT_yml_DOT_j2=CI + "owner: \"{{ hostvars['web-01'].a }}\"\n"),
+         ("validate",), 1, "inventories/group_vars/all.yml", "alias"),
     case("inventory-source-missing", files(reconciler_DOT_yml="inventories: [elsewhere/]\n"), ("validate",), 1,
          "elsewhere", "does not exist"),
     # --- plugins ----------------------------------------------------------------------------------
