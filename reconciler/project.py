@@ -200,7 +200,7 @@ def load_cis(root: Path, settings: Settings, inventory: Inventory, registry: Reg
         if ci is None:
             continue
         if ci.id in cis:
-            problems.append(Problem(document.file, f"duplicate CI id '{ci.id}', also declared in "
+            problems.append(Problem(document.file, f"duplicate CI id {short(ci.id)}, also declared in "
                                     f"{cis[ci.id].origin}", document=document.index, path="ci"))
             continue
         cis[ci.id] = ci
@@ -240,7 +240,7 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
         return None
     kind = kinds.get(data["kind"])
     if kind is None:
-        problems.append(_at(document, ("kind",), f"unknown kind '{data['kind']}' (known: {', '.join(sorted(kinds))})"))
+        problems.append(_at(document, ("kind",), f"unknown kind {short(data['kind'])} (known: {', '.join(sorted(kinds))})"))
         return None
     merged = _merge_baselines(document, baselines, problems)
     if merged is None:
@@ -292,10 +292,10 @@ def _layers(data: Mapping[str, Any], baselines: dict[str, Document], seen: tuple
     layers: list[Mapping[str, Any]] = []
     for name in _as_list(data.get("extends")):
         if name in seen:
-            raise _BaselineError(f"baseline cycle: {' -> '.join(seen + (name,))}")
+            raise _BaselineError(f"baseline cycle: {' -> '.join(map(short, seen + (name,)))}")
         if name not in baselines:
             known = ", ".join(sorted(baselines)) or "none declared"
-            raise _BaselineError(f"baseline '{name}' does not exist (known: {known})")
+            raise _BaselineError(f"baseline {short(name)} does not exist (known: {clip(known, 200)})")
         layers += _layers(baselines[name].data, baselines, seen + (name,))
     return layers + [data]
 
