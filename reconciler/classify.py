@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 from .bulk import paused_gc
 from .model import FactSet, Item, Observed, Source, Status
 from .register.assets import Asset, Link, RegisterSnapshot
+from .secrets import redact
 from .register.identify import (NO_MATCH, AssetIndex, Match, canonical_json, identifiers, identify,
                                 keys_for, resource_key)
 
@@ -235,7 +236,8 @@ def _resource_item(run: _Run, resource: Observed, match: Match, contested: bool)
         return item
     if asset is None:
         item.flags.append("untracked")
-        item.details = {key: resource.facts[key] for key in DECISION_FACTS if resource.facts.get(key) is not None}
+        item.details = redact({key: resource.facts[key] for key in DECISION_FACTS
+                               if resource.facts.get(key) is not None})  # tags may be named "db_password"
         return item
     if asset.asset_tag in run.claimed:
         return None  # a weaker view of an asset another resource holds

@@ -229,3 +229,11 @@ def test_unseen_only_for_assets_of_a_kind_a_collector_listed():
     assert result.coverage["not_covered_pct"] == 50.0
     nothing_listed = run([], [], ok("web-01"), assets, scanned_kinds=frozenset())
     assert [flags_of(nothing_listed, asset=a)[1] for a in ("A-1", "A-2")] == [["owned_unconfigured"]] * 2
+
+
+def test_secret_looking_tags_are_redacted_in_an_untracked_resource_details():
+    bucket = Observed(kind="aws.s3.bucket", identity={"name": "tmp"}, source="123/eu-west-1",
+                      facts={"tags": {"Owner": "data", "db_password": "hunter2", "api-token": "t0k"}})
+    item = run([], [bucket], ok("123/eu-west-1")).items[0]
+    assert item.flags == ["untracked"]
+    assert item.details["tags"] == {"Owner": "data", "db_password": "***", "api-token": "***"}
