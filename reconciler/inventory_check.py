@@ -90,9 +90,28 @@ def _check_inventory_file(file: Path) -> list[Problem]:
         return problems if "alias" in problems[0].message else []
     if not isinstance(data, dict) or "plugin" in data:  # not YAML hosts, or an inventory plugin's config
         return []
-    return [Problem(str(file), f"group {short(name, 40)} must be a mapping (hosts:, children:, vars:), not "
-                    f"{type(group).__name__}", line_of(text, 0, (name,)))
-            for name, group in data.items() if group is not None and not isinstance(group, dict)]
+    return [Problem(str(file), message, line_of(text, 0, path)) for path, message in _groups(data, ())]
+
+
+def _groups(groups: dict[Any, Any], at: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    """What Ansible's YAML inventory plugin would skip with a mere warning: groups that are not mappings,
+    and hosts/children/vars entries that are not mappings (children recursively)."""
+    found = []
+    for name, group in groups.items():
+        path = at + (name,)
+        if group is None:
+            continue
+        if not isinstance(group, dict):
+            found.append((path, f"group {short(name, 40)} must be a mapping (hosts:, children:, vars:), "
+                                f"not {type(group).__name__}"))
+            continue
+        for key in ("hosts", "children", "vars"):
+            if group.get(key) is not None and not isinstance(group[key], dict):
+                found.append((path + (key,), f"'{key}' of group {short(name, 40)} must be a mapping, not "
+                                             f"{type(group[key]).__name__}"))
+        if isinstance(group.get("children"), dict):
+            found += _groups(group["children"], path + ("children",))
+    return found
 
 
 def _check_vars_file(file: Path) -> list[Problem]:

@@ -58,8 +58,9 @@ SETTINGS_SCHEMA = {
         "ignore": _GLOBS,
         "default_severity": _LEVEL,
         "severity": {"type": "object", "additionalProperties": _LEVEL},
-        "stale_after": {"type": ["string", "integer"], "pattern": r"^\d+[dhw]?$"},
-        "identification": {"type": "object"},
+        "stale_after": {"type": ["string", "integer"], "pattern": r"^\d+[dhw]?$", "minimum": 0},
+        "identification": {"type": "object", "additionalProperties": {"type": "array", "items": {"enum": [
+            "asset", "serial", "uuid", "instance_id", "arn", "bucket", "hostname", "mac"]}}},
     },
 }
 _COMMON = {

@@ -61,7 +61,7 @@ def _plugin_collectors(path: Path, root: Path, problems: list[Problem]) -> list[
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # a broken plugin is a project problem, reported like any other
+    except (Exception, SystemExit) as exc:  # a broken plugin is a project problem, reported like any other
         problems.append(Problem(str(path.relative_to(root)), f"plugin failed to load: {type(exc).__name__}: {exc}"))
         return []
     return _declared_collectors(module, str(path.relative_to(root)), problems)
