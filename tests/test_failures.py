@@ -168,6 +168,12 @@ CASES = [
          "cannot open register", "127.0.0.1"),
     case("dsn-query-password", files(), ("--register", "postgresql://u@127.0.0.1:9/db?password=hunter2pw",
                                          "history"), 1, "cannot open register"),
+    case("dsn-sqlite-in-missing-tree", files(), ("--register", "sqlite:///{root}/no/such/tree/r.db", "history"), 1,
+         "cannot open register", "does not exist"),
+    case("dsn-sqlite-not-a-database", files(), ("--register", "sqlite:///{root}/desired/web.yml", "history"), 1,
+         "cannot open register", "not a database"),
+    case("import-nul-byte", files(**{"a.csv": "asset_tag,name\nA-1,a\x00b\n"}), ("register", "import", "{root}/a.csv"),
+         1, "a.csv", "line 2"),
     # --- register commands ------------------------------------------------------------------------
     case("waive-unknown-ci", files(), ("waive", "web-99", "sysctl.*", "--reason", "r", "--until", "2999-01-01"), 1,
          "'web-99' matches no declared CI", "web-01"),

@@ -165,6 +165,9 @@ def _parse_record(number: int, values: dict[str, Any], where: str, assets: list[
                   problems: list[str], first_line: dict[str, int]) -> None:
     fields, custom = {}, {}
     for key, value in values.items():
+        if isinstance(value, str) and "\x00" in value:  # PostgreSQL cannot store it; nobody means it
+            problems.append(f"{where} {number}: {key.removeprefix('custom:')}: contains a NUL character")
+            return
         if key.startswith("custom:"):
             custom[key[7:]] = value
         else:

@@ -97,6 +97,8 @@ def _prepare_sqlite(url: URL, root: Path) -> URL:
         return url
     path = Path(database) if Path(database).is_absolute() else root / database
     if not path.parent.exists():
+        if Path(database).is_absolute() and not path.parent.parent.is_dir():  # a typo must not make a tree
+            raise RegisterError(f"cannot open register {mask(str(url))}: directory {path.parent.parent} does not exist")
         path.parent.mkdir(parents=True, mode=0o700)
         path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
     if not path.exists():
