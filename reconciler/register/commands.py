@@ -37,9 +37,10 @@ def _yaml(data: Any, out: TextIO, indent: str = "  ") -> None:
     out.write("".join(indent + line + "\n" for line in text.rstrip("\n").splitlines()))
 
 
-def register_import(args: Any, register: Register, out: TextIO, err: TextIO = sys.stderr) -> int:
+def register_import(args: Any, register: Register, out: TextIO, err: TextIO | None = None) -> int:
     """args: file (path), match_on ("asset_tag" | "serial", default asset_tag), dry_run (bool),
     format (None = by extension | "csv" | "json")."""
+    err = err or sys.stderr  # looked up at call time: the CLI's stderr may have been replaced
     try:
         incoming = read_assets(Path(args.file), getattr(args, "format", None))
         plan = plan_import(register, incoming, getattr(args, "match_on", None) or "asset_tag")
