@@ -17,7 +17,7 @@ import yaml
 
 from .errors import Problem
 from .inventory import HostVarsError
-from .userdata import Loader, load_all
+from .userdata import Loader, clip, load_all
 
 SUFFIXES = (".yml", ".yaml", ".yml.j2", ".yaml.j2")
 _JINJA_MARKS = ("{{", "{%", "{#")
@@ -62,7 +62,7 @@ def read_documents(root: Path, files: list[Path], context: Mapping[str, Any],
             if problem not in problems:
                 problems.append(problem)
         except _FileProblem as problem:
-            problems.append(Problem(file=relative, line=problem.line, message=problem.message))
+            problems.append(Problem(file=relative, line=problem.line, message=clip(problem.message)))
     return documents, problems
 
 
