@@ -166,7 +166,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         project = load_project(args.project)
     except ProjectError as exc:
         for problem in exc.problems:
-            sys.stderr.write(clip(f"error: {problem}", MESSAGE_LIMIT) + "\n")
+            sys.stderr.write(clip(mask(f"error: {problem}"), MESSAGE_LIMIT) + "\n")
         sys.stderr.write(f"{len(exc.problems)} problem(s) found\n")
         return 1
     kinds = sorted({ci.kind for ci in project.cis})
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             preflight.check_project_dir(args.project)
         return int(args.handler(args, out or sys.stdout))
     except ReconcilerError as exc:
-        sys.stderr.write(mask(clip(f"reconcile: error: {exc}", MESSAGE_LIMIT)) + "\n")
+        sys.stderr.write(clip(mask(f"reconcile: error: {exc}"), MESSAGE_LIMIT) + "\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("reconcile: interrupted\n")
