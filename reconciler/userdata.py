@@ -72,10 +72,15 @@ def load_all(text: str) -> list[Any]:
         documents = list(yaml.load_all(text, Loader=Loader))
     except RecursionError:
         raise yaml.YAMLError("nested too deeply") from None
-    if _ANCHOR.search(text):  # without an anchor there is no alias, nothing can expand
+    if may_alias(text):
         for document in documents:
             check_expansion(document)
     return documents
+
+
+def may_alias(text: str) -> bool:
+    """Whether `text` has an anchor (without one there is no alias, nothing to expand)."""
+    return bool(_ANCHOR.search(text))
 
 
 def load(text: str) -> Any:
