@@ -18,11 +18,13 @@ from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
+from .errors import ReconcilerError
 from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, severity_rank
 from .register.assets import RegisterSnapshot
 from .register.recording import record_run
 from .register.store import Register
 from .report.json import report_dict
+from .userdata import clip
 
 MISSING_SEVERITY = "high"
 # How much each flag weighs against --fail-on. Ownership gaps are `info`: visible in every report, but a
@@ -152,9 +154,23 @@ def collect(project: Project, cis: Sequence[CI], options: RunOptions) -> list[Co
     for ci in cis:
         collector = registry.collector_for(ci.kind, project.settings)
         (by_collector.setdefault(collector, []) if collector else unserved).append(ci)
-    collections = [replace(collector(project, _collect_options(collector, options)).collect(group),
-                           collector=collector.name) for collector, group in by_collector.items()]
+    collections = [replace(_collect_one(project, collector, group, options), collector=collector.name)
+                   for collector, group in by_collector.items()]
     return collections + [_unserved(unserved)] if unserved else collections
+
+
+def _collect_one(project: Project, collector: type, group: list[CI], options: RunOptions) -> Collection:
+    """The collector boundary: a collector that breaks on what it was given (a plugin's bug, raw data of
+    a shape nobody expected) makes its own CIs `unknown` and its scope failed — not the whole run's end.
+    Configuration errors (CollectorError) still stop the run: nothing could be collected as asked."""
+    try:
+        return collector(project, _collect_options(collector, options)).collect(group)
+    except ReconcilerError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- reported as each CI's error and a failed source
+        error = f"collector '{collector.name}' failed: {type(exc).__name__}: {clip(str(exc))}"
+        return Collection(facts={ci.id: FactSet(ci.id, collector.name, ci.id, error=error) for ci in group},
+                          sources=(Source(collector.name, "*", "failed", error),))
 
 
 def _collect_options(collector: type, options: RunOptions) -> CollectOptions:

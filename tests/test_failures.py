@@ -343,3 +343,31 @@ def test_environment_secrets_are_masked(cli, project, monkeypatch):
 
 assert len(CASES) + len(FACT_SHAPES) >= 60, "the battery shrank"
 
+
+
+BROKEN_PLUGIN = """
+from reconciler.collectors.base import Collector, Kind
+
+class Boom(Collector):
+    name = "boom"
+    kinds = [Kind(name="boom.thing", desired_schema={"type": "object"})]
+
+    def collect(self, cis):
+        return 1 / 0
+
+COLLECTORS = [Boom]
+"""
+
+
+def test_a_collector_that_breaks_makes_its_cis_unknown_not_the_run_end(cli, project):
+    project.write("inventories/hosts", INVENTORY)
+    project.write("desired/web.yml", CI + "---\nci: thing-1\nkind: boom.thing\ndesired: {size: 1}\n")
+    project.write("plugins/boom.py", BROKEN_PLUGIN)
+    project.facts("web-01", {"reconciler_facts": {"sysctl": {"vm.swappiness": "60"}}})
+    result = cli("--project", str(project.root), "run", "--facts-dir", str(project.root / "facts"),
+                 "--format", "json")
+    assert result.code == 3, result.err
+    items = {item["ci"]: item for item in result.json()["items"]}
+    assert items["thing-1"]["status"] == "unknown"
+    assert "collector 'boom' failed: ZeroDivisionError" in items["thing-1"]["error"]
+    assert items["web-01"]["status"] == "in_sync"
