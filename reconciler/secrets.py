@@ -14,12 +14,12 @@ from typing import Any
 REDACTED = "***"
 # Whole words of a key (separated by _ . - / or the key's ends): "db_password", "api-token", but not
 # "libsecret-1-0" or "tokenizers".
-SECRET_KEY = re.compile(r"(?:^|[_.\-/])(password|passwd|pwd|secret|token|private_key|api_key|apikey|"
+SECRET_KEY = re.compile(r"(?:^|[_.\-/])(password|passwd|secret|token|private_key|api_key|apikey|"
                         r"credentials?)(?:$|[_.\-/])", re.IGNORECASE)
 _USERINFO = re.compile(r"(?P<head>[a-zA-Z][\w+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)")
 _QUERY = re.compile(r"(?P<head>[?&;\s](?:password|passwd|pwd|sslpassword)=)(?P<secret>[^&\s'\"]*)",
                     re.IGNORECASE)
-_KEYWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'[^']*'|\S+)", re.IGNORECASE)
+_KEYWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'[^']*'|[^\s&;'\"]+)", re.IGNORECASE)
 _ENV_SECRETS = ("PGPASSWORD",)
 
 

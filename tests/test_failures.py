@@ -371,3 +371,25 @@ def test_a_collector_that_breaks_makes_its_cis_unknown_not_the_run_end(cli, proj
     assert items["thing-1"]["status"] == "unknown"
     assert "collector 'boom' failed: ZeroDivisionError" in items["thing-1"]["error"]
     assert items["web-01"]["status"] == "in_sync"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("postgresql://u:pw1@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u@h/db?password=pw1&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+    ("host=h password=pw1 dbname=d", "host=h password=*** dbname=d"),
+    ("host=h password='pw 1' dbname=d", "host=h password=*** dbname=d"),
+])
+def test_every_dsn_credential_form_is_masked(text, shown):
+    from reconciler.secrets import mask
+
+    assert mask(text) == shown
+
+
+def test_secret_looking_keys_are_redacted_by_whole_word():
+    from reconciler.secrets import redact
+
+    facts = {"db_password": 1, "API_KEY": 2, "libsecret-1-0": "3", "tokenizers": "4",
+             "nested": [{"client-secret": 5, "aws_credentials": 6, "private_key": 7, "passwd": 8}]}
+    assert redact(facts) == {"db_password": "***", "API_KEY": "***", "libsecret-1-0": "3", "tokenizers": "4",
+                             "nested": [{"client-secret": "***", "aws_credentials": "***", "private_key": "***",
+                                         "passwd": "***"}]}
