@@ -25,7 +25,7 @@ _ENV_SECRETS = ("PGPASSWORD",)
 
 def mask(text: str) -> str:
     """`text` with DSN passwords (user:PASS@, ?password=PASS, password=PASS) and $PGPASSWORD masked."""
-    for pattern in (_USERINFO, _QUERY, _KEYWORD):
+    for pattern in (_USERINFO, _KEYWORD, _QUERY):  # quoted keyword values first
         text = pattern.sub(lambda m: m.group("head") + REDACTED, text)
     for name in _ENV_SECRETS:
         value = os.environ.get(name)
