@@ -231,9 +231,9 @@ def test_bad_input_is_one_clear_line(cli, tmp_path, monkeypatch, written, args, 
 
 FACT_SHAPES = [
     pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply", id="deeply-nested"),
-    pytest.param(json.dumps({"packages": {"nginx": "1.22"}}), "unexpected shape", id="packages-values-strings"),
-    pytest.param(json.dumps({"packages": {"nginx": [1, 2]}}), "unexpected shape", id="package-entries-not-objects"),
-    pytest.param(json.dumps({"services": {"nginx": "running"}}), "unexpected shape", id="services-values-strings"),
+    pytest.param(json.dumps({"packages": {"nginx": "1.22"}}), "packages must map each name", id="packages-values-strings"),
+    pytest.param(json.dumps({"packages": {"nginx": [1, 2]}}), "list of package_facts records", id="package-entries-not-objects"),
+    pytest.param(json.dumps({"services": {"nginx": "running"}}), "services must map each unit", id="services-values-strings"),
     pytest.param(json.dumps({"ansible_facts": ["a", "b"]}), "ansible_facts must be an object", id="facts-a-list"),
     pytest.param(json.dumps({"__payload__": 5}), "__payload__ must be a JSON string", id="payload-not-a-string"),
     pytest.param(json.dumps({"__payload__": "[1]"}), "__payload__ must hold a JSON object", id="payload-a-list"),

@@ -103,7 +103,23 @@ def read_facts(document: Any) -> dict[str, Any]:
     facts = document.get("ansible_facts", document)
     if not isinstance(facts, dict):
         raise ShapeError(f"ansible_facts must be an object, not {type(facts).__name__}")
-    return normalise_setup_facts(facts)
+    try:
+        return normalise_setup_facts(facts)
+    except (AttributeError, TypeError) as exc:  # only then look closer: the good path stays one pass
+        _check_setup_shape(facts)
+        raise ShapeError(f"facts not of the shape setup/package_facts/service_facts write: {exc}") from None
+
+
+def _check_setup_shape(facts: Mapping[str, Any]) -> None:
+    """package_facts / service_facts records as those modules write them, or a ShapeError naming which."""
+    packages = facts.get("packages")
+    if packages is not None and not (isinstance(packages, dict) and all(
+            isinstance(entries, list) and all(isinstance(e, dict) for e in entries) for entries in packages.values())):
+        raise ShapeError("packages must map each name to a list of package_facts records ({version: ...})")
+    services = facts.get("services")
+    if services is not None and not (isinstance(services, dict) and all(
+            isinstance(info, dict) for info in services.values())):
+        raise ShapeError("services must map each unit to a service_facts record ({state: ..., status: ...})")
 
 
 def _index(directory: Path) -> dict[str, str]:

@@ -78,7 +78,7 @@ def parse_dsn(dsn: str) -> URL:
         url = make_url(dsn)
         url.port  # noqa: B018 -- a port that is not a number fails here, not at connect time
     except (sa.exc.ArgumentError, ValueError) as error:
-        raise RegisterError(mask(f"register DSN {clip(dsn, 120)!r} is not valid: {clip(str(error), 120)} "
+        raise RegisterError(mask(f"register DSN {clip(mask(dsn), 120)!r} is not valid: {clip(str(error), 120)} "
                                  f"({_SUPPORTED})")) from None
     if url.drivername not in SCHEMES:
         raise RegisterError(f"register DSN scheme '{clip(url.drivername, 40)}' is not supported ({_SUPPORTED})")
