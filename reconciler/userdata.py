@@ -41,19 +41,17 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """The libyaml SafeLoader, refusing duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        try:
-            distinct = len({key.value for key, _value in node.value})
-        except TypeError:  # a collection used as a key: its value is a list
-            distinct = -1
-        if distinct != len(node.value):  # rare: look closer
-            _duplicate(node)
-        return super().construct_mapping(node, deep=deep)
+        own = node.value  # flatten_mapping deletes '<<' pairs from this very list, then prepends merged ones
+        mapping = super().construct_mapping(node, deep=deep)
+        if len(mapping) != len(node.value):  # fewer keys than pairs: a key twice, or one a merge also set
+            _duplicate(own)
+        return mapping
 
 
-def _duplicate(node: yaml.MappingNode) -> None:
+def _duplicate(pairs: list[tuple[yaml.Node, yaml.Node]]) -> None:
     first: dict[str, Any] = {}
-    for key, _value in node.value:
-        if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+    for key, _value in pairs:
+        if not isinstance(key, yaml.ScalarNode):
             continue
         if key.value in first:
             line = first[key.value].start_mark.line + 1
