@@ -129,7 +129,8 @@ def _project_or_none(root: str) -> Project | None:
     try:
         return load_project(root)
     except ProjectError as exc:
-        sys.stderr.write(f"warning: the project does not load, showing the register only: {exc}\n")
+        sys.stderr.write(clip(f"warning: the project does not load, showing the register only: {exc}",
+                              MESSAGE_LIMIT) + "\n")
         return None
 
 
