@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 from .bulk import paused_gc
 from .model import FactSet, Item, Observed, Source, Status
 from .register.assets import Asset, Link, RegisterSnapshot
+from .secrets import redact
 from .register.identify import (NO_MATCH, AssetIndex, Match, canonical_json, identifiers, identify,
                                 keys_for, resource_key)
 
@@ -61,6 +62,9 @@ class ClassifySettings:
     warn_days: int = 90
     identify: Mapping[str, Sequence[str]] = field(default_factory=dict)  # reconciler.yml `identification:`
     include_defaults: bool = False  # `untracked --strict`: provider defaults are resources like any other
+    # Kinds some collector listed in full this run (a cloud account's buckets...): only an asset of such a
+    # kind can be concluded absent without a past sighting. None: every kind (callers that do not say).
+    scanned_kinds: frozenset[str] | None = None
 
 
 @dataclass
@@ -97,6 +101,7 @@ class _Run:
         self.keys_of: dict[str | None, tuple[str, ...]] = {}
         self.identities: list[_Identity] = []
         self.unevaluated: set[str] = set()
+        self.not_covered = 0  # registered assets no collector looked for: neither seen nor unseen
         self.stale_before = datetime.combine(settings.today, time(), timezone.utc) - timedelta(
             days=settings.stale_after_days)
 
@@ -126,6 +131,8 @@ def classify(items: Sequence[Item], observed: Sequence[Observed], sources: Seque
     result.sort(key=lambda i: (i.kind or "", i.ci or "", "" if i.ci else canonical_json(i.identity),
                                i.asset or ""))
     coverage, by_owner = coverage_of(run.identities)
+    registered = sum(1 for identity in run.identities if identity.registered)
+    coverage["not_covered_pct"] = _pct(run.not_covered, registered)
     return Classification(result, coverage, by_owner, run.links, seen, run.unevaluated)
 
 
@@ -229,7 +236,8 @@ def _resource_item(run: _Run, resource: Observed, match: Match, contested: bool)
         return item
     if asset is None:
         item.flags.append("untracked")
-        item.details = {key: resource.facts[key] for key in DECISION_FACTS if resource.facts.get(key) is not None}
+        item.details = redact({key: resource.facts[key] for key in DECISION_FACTS
+                               if resource.facts.get(key) is not None})  # tags may be named "db_password"
         return item
     if asset.asset_tag in run.claimed:
         return None  # a weaker view of an asset another resource holds
@@ -263,7 +271,7 @@ def _classify_assets(run: _Run) -> list[Item]:
 def _absence_concluded(run: _Run, tag: str) -> bool:
     sighting = run.snapshot.sightings.get(tag)
     if sighting is None:
-        return bool(run.ok) and not run.failed
+        return bool(run.ok) and not run.failed and _covered(run, run.snapshot.assets[tag])
     return any(s in run.ok for s in sighting.sources) and not any(s in run.failed for s in sighting.sources)
 
 
@@ -274,12 +282,39 @@ def _asset_flags(run: _Run, item: Item, asset: Asset, observed: bool, running: b
         return
     if item.status == Status.UNKNOWN or (item.ci is None and not _absence_concluded(run, asset.asset_tag)):
         run.unevaluated.add(item.ci or asset.asset_tag)
+        if item.ci is None and asset.asset_tag not in run.snapshot.sightings and not _covered(run, asset):
+            run.not_covered += 1
         return
     if item.ci is None:
         item.flags.append("unseen")
     sighting = run.snapshot.sightings.get(asset.asset_tag)
     if sighting is not None and sighting.last_seen < run.stale_before:
         item.flags.append("stale")
+
+
+_ARN_KINDS = {"s3": "aws.s3.bucket", "iam": "aws.iam.user", "rds": "aws.rds.instance"}
+
+
+def asset_kinds(asset: Asset) -> set[str]:
+    """The kinds an asset's identifiers say it is (a bucket name: aws.s3.bucket; a hostname: server)."""
+    kinds = set()
+    if asset.bucket:
+        kinds.add("aws.s3.bucket")
+    if asset.instance_id:
+        kinds.add("aws.ec2.instance")
+    if asset.arn:
+        service = str(asset.arn).split(":")[2] if str(asset.arn).count(":") >= 2 else ""
+        kinds.add(_ARN_KINDS.get(service, f"aws.{service}.*"))
+    if asset.hostname or asset.serial or asset.uuid or asset.mac:
+        kinds.add("server")
+    return kinds
+
+
+def _covered(run: _Run, asset: Asset) -> bool:
+    scanned = run.settings.scanned_kinds
+    if scanned is None:
+        return True
+    return any(fnmatch.fnmatchcase(kind, pattern) for pattern in asset_kinds(asset) for kind in scanned)
 
 
 def _asset_identity(asset: Asset) -> dict[str, Any]:

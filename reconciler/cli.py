@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
 
-from .errors import ProjectError, ReconcilerError, UsageError
+from .errors import Problem, ProjectError, ReconcilerError, UsageError
 from .model import FLAG_SEVERITY, SEVERITIES
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ def _html(result: RunResult, colour: bool, verbose: bool) -> str:
     return render_html(result)
 
 
+
+MESSAGE_LIMIT = 1000  # characters of one error line: user values inside are quoted short already
 FORMATS: dict[str, Callable[[RunResult, bool, bool], str]] = {
     "text": _text, "json": _json, "markdown": _markdown, "junit": _junit, "html": _html,
 }
@@ -107,9 +109,9 @@ def build_parser() -> Parser:
 
     init = _command(commands, "init", "scaffold a new project (reconciler.yml, a baseline, one server CI, an "
                     "inventory, an assets.csv)", "reconcile init my-project && cd my-project")
-    init.add_argument("dir", nargs="?", default=".", metavar="DIR",
-                      help="where to create it (default: the current directory); existing files are never "
-                           "overwritten")
+    init.add_argument("dir", nargs="?", metavar="DIR",
+                      help="where to create it (default: --project, else the current directory); existing "
+                           "files are never overwritten")
     init.set_defaults(handler=cmd_init)
 
     validate = _command(commands, "validate", "render and check desired/, inventories/ and reconciler.yml; "
@@ -169,7 +171,7 @@ def _waive_command(commands: Any) -> None:
     waive.add_argument("--reason", required=True, help="why it is accepted (kept with the waiver)")
     waive.add_argument("--until", required=True, metavar="YYYY-MM-DD", help="last day the waiver holds")
     waive.add_argument("--by", help="who accepts it (default: your login name)")
-    waive.set_defaults(handler=_with_register("waive"))
+    waive.set_defaults(handler=_with_register("waive", needs_project=True, strict=True))
 
 
 def _register_commands(parser: argparse.ArgumentParser) -> None:
@@ -239,15 +241,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _with_register(name: str, needs_project: bool = False) -> Callable[[argparse.Namespace, TextIO], int]:
+def _with_register(name: str, needs_project: bool = False,
+                   strict: bool = False) -> Callable[[argparse.Namespace, TextIO], int]:
     """A register command (register/commands.py `name`): the register is opened from --register,
-    RECONCILER_REGISTER or reconciler.yml."""
+    RECONCILER_REGISTER or reconciler.yml. `strict`: the command is about the project (waive names its
+    CIs), so the project must load."""
 
     def call(args: argparse.Namespace, out: TextIO) -> int:
+        from .project import load_project
         from .register import commands as commands_
 
         handler = getattr(commands_, name)
-        project = _project_or_none(args.project) if needs_project else None
+        project = None
+        if needs_project:
+            project = load_project(args.project) if strict else _project_or_none(args.project)
         with open_register_for(args) as register:
             return handler(args, register, out, project) if needs_project else handler(args, register, out)
 
@@ -260,7 +267,8 @@ def _project_or_none(root: str) -> Project | None:
     try:
         return load_project(root)
     except ProjectError as exc:
-        sys.stderr.write(f"warning: the project does not load, showing the register only: {exc}\n")
+        sys.stderr.write(_one_line(f"warning: the project does not load, showing the register only: {exc}")
+                         + "\n")
         return None
 
 
@@ -269,15 +277,19 @@ def open_register_for(args: argparse.Namespace) -> Register:
     from .register.store import open_register, resolve_dsn
 
     root = Path(args.project)
-    settings = load_settings(root.resolve(), [])
+    problems: list[Problem] = []
+    settings = load_settings(root.resolve(), problems)
+    if problems:  # never fall back to the default register when the configured one cannot be read
+        raise ProjectError(problems)
     return open_register(resolve_dsn(args.register, settings.register), root)
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     from . import scaffold
 
-    target = scaffold.create_project(Path(args.dir))
-    out.write(f"created a reconcile project in {target}\nnext: cd {args.dir} && reconcile validate\n")
+    where = args.dir or args.project
+    target = scaffold.create_project(Path(where))
+    out.write(f"created a reconcile project in {target}\nnext: cd {where} && reconcile validate\n")
     return 0
 
 
@@ -288,7 +300,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         project = load_project(args.project)
     except ProjectError as exc:
         for problem in exc.problems:
-            sys.stderr.write(f"error: {problem}\n")
+            sys.stderr.write(_one_line(f"error: {problem}") + "\n")
         sys.stderr.write(f"{_plural(len(exc.problems), 'problem')} found\n")
         return 1
     kinds = sorted({ci.kind for ci in project.cis})
@@ -302,13 +314,16 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _run(args: argparse.Namespace, record: bool) -> RunResult:
-    from . import pipeline
+    from . import pipeline, preflight
     from .progress import progress_for
     from .project import load_project
     from .register.store import open_register, resolve_dsn
 
+    preflight.check_output(args.output)
+    preflight.check_facts_dir(args.facts_dir)
     facts_dir = str(Path(args.facts_dir).resolve()) if args.facts_dir else None
     project = load_project(args.project, facts_dir=facts_dir)
+    preflight.check_selection(project, args.limit, args.kind)
     quiet = args.quiet or args.format != "text"
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, fail_on=args.fail_on, facts_dir=facts_dir,
                                   strict=getattr(args, "strict", False),
@@ -386,9 +401,13 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except SystemExit as exc:  # --help: argparse printed it and wants to stop
         return int(exc.code or 0)
     try:
+        if args.command != "init":
+            from .preflight import check_project_dir
+
+            check_project_dir(args.project)
         return int(args.handler(args, out or sys.stdout))
     except ReconcilerError as exc:
-        sys.stderr.write(f"reconcile: error: {exc}\n")
+        sys.stderr.write(_one_line(f"reconcile: error: {exc}") + "\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("reconcile: interrupted\n")
@@ -397,14 +416,23 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        sys.stderr.write(f"reconcile: error: {exc}\n")
+        sys.stderr.write(_one_line(f"reconcile: error: {exc}") + "\n")
         return 1
     except Exception as exc:  # a bug of ours: still one line, the traceback on demand
         if os.environ.get("RECONCILER_DEBUG"):
             raise
-        sys.stderr.write(f"reconcile: internal error: {type(exc).__name__}: {exc} "
-                         "(set RECONCILER_DEBUG=1 for the traceback)\n")
+        sys.stderr.write(_one_line(f"reconcile: internal error: {type(exc).__name__}: {exc} "
+                                   "(set RECONCILER_DEBUG=1 for the traceback)") + "\n")
         return 1
+
+
+def _one_line(message: str) -> str:
+    """An error line as shown: credentials masked, bounded in length (user values inside are quoted short
+    already)."""
+    from .secrets import mask
+    from .userdata import clip
+
+    return clip(mask(message), MESSAGE_LIMIT)
 
 
 if __name__ == "__main__":

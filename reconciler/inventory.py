@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .errors import Problem
+from .errors import Problem, ReconcilerError
 
 
 class HostVars(Mapping[str, Mapping[str, Any]]):
@@ -33,6 +33,15 @@ class HostVars(Mapping[str, Mapping[str, Any]]):
         return len(self._inventory.hosts)
 
 
+class HostVarsError(ReconcilerError):
+    """A host's variables cannot be computed (a broken host_vars/ or group_vars/ file): carries the Problem."""
+
+    def __init__(self, problem: Problem, reported: bool = False):
+        super().__init__(str(problem))
+        self.problem = problem
+        self.reported = reported  # already among the inventory's own problems
+
+
 class Inventory:
     def __init__(self, sources: list[str]):
         from ansible.inventory.manager import InventoryManager
@@ -40,10 +49,16 @@ class Inventory:
 
         self.sources = sources
         self.problems: list[Problem] = []
+        from .inventory_check import check_sources
+
         loader = DataLoader()
+        checked, usable = check_sources([s for s in sources if Path(s).exists()])
+        # a broken group_vars file is not handed to Ansible's vars plugins (an alias bomb would hang them)
+        self._broken_vars = [p for p in checked if "group_vars" in Path(p.file).parts]
         with _ansible_messages() as failures:
-            self._manager = InventoryManager(loader=loader, sources=[s for s in sources if Path(s).exists()])
-        self.problems = [Problem(file=src, line=line, message=msg) for src, line, msg in failures]
+            self._manager = InventoryManager(loader=loader, sources=usable)
+        self.problems = checked + [Problem(file=src, line=line, message=msg) for src, line, msg in failures
+                                   if not any(p.file == src for p in checked)]
         self.problems += [Problem(file=s, message="inventory source does not exist") for s in sources
                           if not Path(s).exists()]
         self._loader = loader
@@ -62,14 +77,22 @@ class Inventory:
         the `all` group, the host's groups (inventory, then group_vars/), the host (inventory, then
         host_vars/). VariableManager.get_vars does the same plus play and fact-cache layers we have no
         use for, at ~1 ms a host; here the group layers are merged once per set of groups."""
+        if self._broken_vars:
+            raise HostVarsError(self._broken_vars[0], reported=True)
         if name not in self._cache:
+            from ansible.errors import AnsibleError
             from ansible.inventory.helpers import sort_groups
             from ansible.utils.vars import combine_vars
 
             host = self._manager.get_host(name)
             groups = tuple(sort_groups([g for g in host.get_groups() if g.name != "all"]))
-            found = combine_vars(self._group_layers(groups), host.get_vars())
-            self._cache[name] = combine_vars(found, self._plugin_vars([host]))
+            try:
+                found = combine_vars(self._group_layers(groups), host.get_vars())
+                self._cache[name] = combine_vars(found, self._plugin_vars([host]))
+            except AnsibleError as exc:  # a broken host_vars/ file: name it, not the template that asked
+                source, line = _origin_in_chain(exc)
+                raise HostVarsError(Problem(source or "inventory", f"variables of host '{name}' cannot be "
+                                            f"read: {_first_line(exc)}", line)) from None
         return self._cache[name]
 
     def _group_layers(self, groups: tuple[Any, ...]) -> dict[str, Any]:
@@ -113,12 +136,13 @@ def _ansible_messages() -> Iterator[list[tuple[str, int | None, str]]]:
         if line:
             lines[source] = line
 
-    saved = display.error_as_warning, display.warning
+    saved = display.error_as_warning, display.warning, display.deprecated
     display.error_as_warning, display.warning = error_as_warning, lambda *a, **k: None  # type: ignore[method-assign]
+    display.deprecated = lambda *a, **k: None  # type: ignore[method-assign]  # e.g. a non-UTF-8 file: ours to report
     try:
         yield failures
     finally:
-        display.error_as_warning, display.warning = saved  # type: ignore[method-assign]
+        display.error_as_warning, display.warning, display.deprecated = saved  # type: ignore[method-assign]
     for source, messages in by_source.items():
         failures.append((source, lines.get(source), _best_message(source, messages)))
 
@@ -131,6 +155,17 @@ def _origin_of(exception: BaseException) -> tuple[str, int | None]:
     path, _, rest = text.partition(":")
     line = rest.split(":")[0]
     return path, int(line) if line.isdigit() else None
+
+
+def _origin_in_chain(exception: BaseException) -> tuple[str, int | None]:
+    """The file and line Ansible 2.19 attaches (an Origin) to an error or to one of its causes."""
+    seen: BaseException | None = exception
+    while seen is not None:
+        origin = getattr(seen, "obj", None)
+        if getattr(origin, "path", None):
+            return str(origin.path), getattr(origin, "line_num", None)
+        seen = seen.__cause__ or seen.__context__
+    return _origin_of(exception)
 
 
 def _first_line(exception: BaseException) -> str:

@@ -18,6 +18,7 @@ from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
+from .errors import ReconcilerError
 from .model import (
     CI,
     FLAG_SEVERITY,
@@ -40,6 +41,7 @@ from .relations import impact, relation_edges
 from .report.causes import find_causes, path_text
 from .report.json import report_dict
 from .report.money import identity_key, money_at_stake, prices_from
+from .userdata import clip
 
 MISSING_SEVERITY = "high"
 
@@ -156,7 +158,21 @@ def _sources(collections: list[Collection]) -> list[Source]:
 def _classify_settings(project: Project, today: Any, options: RunOptions) -> ClassifySettings:
     settings = project.settings
     return ClassifySettings(today=today, stale_after_days=settings.stale_after_days,
-                            identify=settings.raw.get("identification") or {}, include_defaults=options.strict)
+                            identify=settings.raw.get("identification") or {}, include_defaults=options.strict,
+                            scanned_kinds=_scanned_kinds(project, options))
+
+
+def _scanned_kinds(project: Project, options: RunOptions) -> frozenset[str]:
+    """Kinds listed in full this run: those of the scanning collectors (not with --limit, when they do
+    not run), narrowed by --kind and by the aws section's own `kinds`."""
+    if options.limit is not None or project.registry is None:
+        return frozenset()
+    kinds: set[str] = set()
+    for scanner in project.registry.scanners(project.settings):
+        configured = (project.settings.aws.get("kinds") or None) if scanner.name == "aws" else None
+        kinds.update(k.name for k in scanner.kinds if (options.kind is None or fnmatchcase(k.name, options.kind))
+                     and (configured is None or k.name in configured))
+    return frozenset(kinds)
 
 
 def untracked_only(result: RunResult, fail_on: str) -> RunResult:
@@ -202,9 +218,23 @@ def collect(project: Project, cis: Sequence[CI], options: RunOptions) -> list[Co
     for ci in cis:
         collector = registry.collector_for(ci.kind, project.settings)
         (by_collector.setdefault(collector, []) if collector else unserved).append(ci)
-    collections = [replace(collector(project, _collect_options(collector, options)).collect(group),
-                           collector=collector.name) for collector, group in by_collector.items()]
+    collections = [replace(_collect_one(project, collector, group, options), collector=collector.name)
+                   for collector, group in by_collector.items()]
     return collections + [_unserved(unserved)] if unserved else collections
+
+
+def _collect_one(project: Project, collector: type, group: list[CI], options: RunOptions) -> Collection:
+    """The collector boundary: a collector that breaks on what it was given (a plugin's bug, raw data of
+    a shape nobody expected) makes its own CIs `unknown` and its scope failed — not the whole run's end.
+    Configuration errors (CollectorError) still stop the run: nothing could be collected as asked."""
+    try:
+        return collector(project, _collect_options(collector, options)).collect(group)
+    except ReconcilerError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- reported as each CI's error and a failed source
+        error = f"collector '{collector.name}' failed: {type(exc).__name__}: {clip(str(exc))}"
+        return Collection(facts={ci.id: FactSet(ci.id, collector.name, ci.id, error=error) for ci in group},
+                          sources=(Source(collector.name, "*", "failed", error),))
 
 
 def _collect_options(collector: type, options: RunOptions) -> CollectOptions:

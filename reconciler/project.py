@@ -23,11 +23,28 @@ from .collectors.base import Kind
 from .errors import Problem, ProjectError
 from .inventory import Inventory, load_inventory
 from .model import CI, SEVERITIES, Origin, Project, Settings
-from .render import Document, Loader, desired_files, line_of, read_documents, template_environment
+from .render import Document, desired_files, line_of, read_documents, template_environment
+from .userdata import clip, short
+from .userdata import load as load_yaml
 
 SETTINGS_FILE = "reconciler.yml"
 _LEVEL = {"enum": list(SEVERITIES)}
 _GLOBS = {"type": "array", "items": {"type": "string"}}
+_TEXT = {"type": "string"}
+_ACCOUNT_ID = {"type": ["string", "integer"]}
+_AWS = {
+    "type": "object",
+    "properties": {
+        "regions": {"type": "array", "items": _TEXT, "minItems": 1},
+        "accounts": {"type": "array", "items": {"anyOf": [_ACCOUNT_ID, {
+            "type": "object", "additionalProperties": False,
+            "properties": {"id": _ACCOUNT_ID, "profile": _TEXT, "role_arn": _TEXT, "external_id": _TEXT}}]}},
+        "kinds": _GLOBS,
+        "workers": {"type": "integer", "minimum": 1},
+        "max_attempts": {"type": "integer", "minimum": 1},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
 SETTINGS_SCHEMA = {
     "type": ["object", "null"],
     "additionalProperties": False,
@@ -35,14 +52,15 @@ SETTINGS_SCHEMA = {
         "register": {"type": "string"},
         "inventories": {"anyOf": [_GLOBS, {"type": "string"}]},
         "facts_dir": {"type": "string"},
-        "aws": {"type": "object"},
+        "aws": _AWS,
         "ansible": {"type": "object", "properties": {"forks": {"type": "integer", "minimum": 1},
                                                     "timeout": {"type": "integer", "minimum": 1}}},
         "ignore": _GLOBS,
         "default_severity": _LEVEL,
         "severity": {"type": "object", "additionalProperties": _LEVEL},
-        "stale_after": {"type": ["string", "integer"], "pattern": r"^\d+[dhw]?$"},
-        "identification": {"type": "object"},
+        "stale_after": {"type": ["string", "integer"], "pattern": r"^\d+[dhw]?$", "minimum": 0},
+        "identification": {"type": "object", "additionalProperties": {"type": "array", "items": {"enum": [
+            "asset", "serial", "uuid", "instance_id", "arn", "bucket", "hostname", "mac"]}}},
         "notify": {"anyOf": [_GLOBS, {"type": "string"}]},  # Apprise URLs (reconciler/notify.py)
         "prices": {"type": "object"},  # cost estimate price table (reconciler/report/money.py)
     },
@@ -87,6 +105,7 @@ def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
     inventory = load_inventory(root, settings.inventories if explicit else _existing(root, settings.inventories))
     problems += inventory.problems
     registry = load_registry(root, problems)
+    problems += _settings_problems(root, settings, registry, given_facts_dir=bool(facts_dir))
     cis = load_cis(root, settings, inventory, registry, problems)
     if problems:
         raise ProjectError(problems)
@@ -105,14 +124,40 @@ def load_settings(root: Path, problems: list[Problem]) -> Settings:
         return Settings()
     try:
         text = path.read_text(encoding="utf-8")
-        raw = yaml.load(text, Loader=Loader) or {}
+        raw = load_yaml(text) or {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problems.append(Problem(SETTINGS_FILE, f"YAML syntax error: {exc.problem}", mark.line + 1 if mark else None))
         return Settings()
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # unreadable, binary, not UTF-8, alias bomb
+        problems.append(Problem(SETTINGS_FILE, f"cannot be read: {clip(str(exc))}"))
+        return Settings()
     found = [replace(p, document=None) for p in _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
     problems += found
     return Settings() if found else _settings_from(raw)
+
+
+def _settings_problems(root: Path, settings: Settings, registry: Registry, given_facts_dir: bool) -> list[Problem]:
+    """What the schema cannot know: aws.kinds among the kinds the collectors serve, facts_dir existing."""
+    text = _settings_text(root)
+    problems = []
+    known = sorted(name for name in registry.kinds if name.startswith("aws."))
+    for number, kind in enumerate(settings.aws.get("kinds") or ()):
+        if kind not in known:
+            problems.append(Problem(SETTINGS_FILE, f"unknown kind {short(kind)} (known: {', '.join(known)})",
+                                    line_of(text, 0, ("aws", "kinds", number)), path=f"aws.kinds.{number}"))
+    facts_dir = settings.facts_dir
+    if facts_dir and not given_facts_dir and not (root / facts_dir).is_dir():
+        problems.append(Problem(SETTINGS_FILE, f"facts_dir {short(facts_dir)} is not a directory",
+                                line_of(text, 0, ("facts_dir",)), path="facts_dir"))
+    return problems
+
+
+def _settings_text(root: Path) -> str:
+    try:
+        return (root / SETTINGS_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _settings_from(raw: Mapping[str, Any]) -> Settings:
@@ -158,7 +203,7 @@ def load_cis(root: Path, settings: Settings, inventory: Inventory, registry: Reg
         if ci is None:
             continue
         if ci.id in cis:
-            problems.append(Problem(document.file, f"duplicate CI id '{ci.id}', also declared in "
+            problems.append(Problem(document.file, f"duplicate CI id {short(ci.id)}, also declared in "
                                     f"{cis[ci.id].origin}", document=document.index, path="ci"))
             continue
         cis[ci.id] = ci
@@ -173,8 +218,14 @@ def _split(documents: list[Document], problems: list[Problem]) -> tuple[dict[str
         if isinstance(data, dict) and "baseline" in data:
             found = _schema_problems(BASELINE_SCHEMA, data, document.file, document.text, document.index)
             problems += found
-            if not found:
-                baselines[data["baseline"]] = document
+            if found:
+                continue
+            if data["baseline"] in baselines:
+                first = baselines[data["baseline"]]
+                problems.append(_at(document, ("baseline",), f"duplicate baseline {short(data['baseline'])}, "
+                                    f"also declared in {first.file} (document {first.index + 1})"))
+                continue
+            baselines[data["baseline"]] = document
         elif isinstance(data, dict) and "ci" in data:
             declared.append(document)
         else:
@@ -192,7 +243,7 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
         return None
     kind = kinds.get(data["kind"])
     if kind is None:
-        problems.append(_at(document, ("kind",), f"unknown kind '{data['kind']}' (known: {', '.join(sorted(kinds))})"))
+        problems.append(_at(document, ("kind",), f"unknown kind {short(data['kind'])} (known: {', '.join(sorted(kinds))})"))
         return None
     merged = _merge_baselines(document, baselines, problems)
     if merged is None:
@@ -244,10 +295,10 @@ def _layers(data: Mapping[str, Any], baselines: dict[str, Document], seen: tuple
     layers: list[Mapping[str, Any]] = []
     for name in _as_list(data.get("extends")):
         if name in seen:
-            raise _BaselineError(f"baseline cycle: {' -> '.join(seen + (name,))}")
+            raise _BaselineError(f"baseline cycle: {' -> '.join(map(short, seen + (name,)))}")
         if name not in baselines:
             known = ", ".join(sorted(baselines)) or "none declared"
-            raise _BaselineError(f"baseline '{name}' does not exist (known: {known})")
+            raise _BaselineError(f"baseline {short(name)} does not exist (known: {clip(known, 200)})")
         layers += _layers(baselines[name].data, baselines, seen + (name,))
     return layers + [data]
 
@@ -311,13 +362,23 @@ def _unknown_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
 
 
 def _explain(error: jsonschema.ValidationError) -> str:
+    """jsonschema's own messages quote the whole offending value: say it again with a short rendering."""
+    value = short(error.instance)
     if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown key(s)")
+        keys = _unknown_keys(error)
+        named = ", ".join(short(k, 40) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
+        return f"unknown key(s) ({named} {'was' if len(keys) == 1 else 'were'} unexpected)"
     if error.validator == "anyOf":
-        return f"{error.instance!r} is not a valid value here (expected {_expected(error.validator_value)})"
+        return f"{value} is not a valid value here (expected {_expected(error.validator_value)})"
     if error.validator == "required":
         return f"missing required key: {error.message.split(' ')[0]}"
-    return error.message
+    if error.validator == "type":
+        return f"{value} is not of type {' or '.join(map(repr, _as_list(error.validator_value)))}"
+    if error.validator == "enum":
+        return f"{value} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "pattern":
+        return f"{value} does not match {error.validator_value!r}"
+    return clip(error.message)
 
 
 def _expected(options: list[Mapping[str, Any]]) -> str:

@@ -206,7 +206,8 @@ def test_coverage_figures_and_per_owner():
               asset("A-5", hostname="old-5", owner="team-db")]
     result = run(items, resources, ok("web-01", "db-09", "tmp-1"), assets)
     # identities: web-01 (D R O), web-02 (D), db-09 (R O), tmp-1 (O), A-5 (R)
-    assert result.coverage == {"declared_pct": 25.0, "owned_pct": 50.0, "configured_assets_pct": 33.3}
+    assert result.coverage == {"declared_pct": 25.0, "owned_pct": 50.0, "configured_assets_pct": 33.3,
+                               "not_covered_pct": 0.0}
     assert result.by_owner["team-web"] == {"declared_pct": 100.0, "owned_pct": 50.0,
                                            "configured_assets_pct": 100.0}
     assert result.by_owner["team-db"]["configured_assets_pct"] == 0.0
@@ -217,3 +218,22 @@ def test_items_are_sorted_and_cis_keep_their_drift_and_status():
     result = run(items, [seen("a", "a"), seen("b", "b")], ok("a", "b"))
     assert [i.ci for i in result.items] == ["a", "b"]
     assert [i.status for i in result.items] == [Status.IN_SYNC, Status.DRIFTED]
+
+
+def test_unseen_only_for_assets_of_a_kind_a_collector_listed():
+    """A registered bucket is unseen when buckets were listed; a server nobody looked for is not covered."""
+    assets = [asset("A-1", bucket="old-exports"), asset("A-2", hostname="backup-01")]
+    result = run([], [], ok("123/eu-west-1"), assets, scanned_kinds=frozenset({"aws.s3.bucket"}))
+    assert flags_of(result, asset="A-1") == (None, ["owned_unconfigured", "unseen"])
+    assert flags_of(result, asset="A-2") == (None, ["owned_unconfigured"])
+    assert result.coverage["not_covered_pct"] == 50.0
+    nothing_listed = run([], [], ok("web-01"), assets, scanned_kinds=frozenset())
+    assert [flags_of(nothing_listed, asset=a)[1] for a in ("A-1", "A-2")] == [["owned_unconfigured"]] * 2
+
+
+def test_secret_looking_tags_are_redacted_in_an_untracked_resource_details():
+    bucket = Observed(kind="aws.s3.bucket", identity={"name": "tmp"}, source="123/eu-west-1",
+                      facts={"tags": {"Owner": "data", "db_password": "hunter2", "api-token": "t0k"}})
+    item = run([], [bucket], ok("123/eu-west-1")).items[0]
+    assert item.flags == ["untracked"]
+    assert item.details["tags"] == {"Owner": "data", "db_password": "***", "api-token": "***"}

@@ -65,7 +65,9 @@ def test_fail_on_raises_the_bar_for_exit_2(cli):
 def test_limit_and_kind_select_cis(cli):
     report = cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--format", "json", "--limit", "web-0[1]").json()
     assert [i["ci"] for i in report["items"]] == ["web-01"] and report["run"]["exit_code"] == 0
-    assert cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--format", "json", "--kind", "aws.*").json()["items"] == []
+    # no aws CI and no aws: section: nothing of that kind is looked at, which is an error, not "clean"
+    nothing = cli(*EXAMPLE, "run", *EXAMPLE_FACTS, "--format", "json", "--kind", "aws.*")
+    assert nothing.code == 1 and "nothing to reconcile: no CI matches the selection" in nothing.err
 
 
 def test_output_writes_the_report_to_a_file(cli, tmp_path):
@@ -114,7 +116,7 @@ def test_the_fleet_example_with_its_register_shows_ownership_flags(cli):
     assert flags == {
         "web-02": ["configured_unowned"],          # declared and seen, in no asset record
         "db-01": ["eol"],                          # registered, past its end of life
-        "ASSET-0103": ["owned_unconfigured", "unseen"],
+        "ASSET-0103": ["owned_unconfigured"],      # registered; nothing looks for it (not covered, not unseen)
         "LIC-0101": ["licence_over"],              # nginx on web-01 and web-02, one seat
         "build-07": ["untracked"],                 # facts gathered, neither declared nor registered
     }
@@ -147,7 +149,8 @@ def test_the_readme_example_shows_every_row_of_the_classification_table(cli, pri
     assert rows["logs"] == ("in_sync", ["configured_unowned"])            # D - O
     assert rows["ci-runner"] == ("missing", ["configured_unowned"])       # D - -
     assert rows["CLOUD-0003"] == (None, ["owned_unconfigured"])           # - R O
-    assert rows["ASSET-0004"] == (None, ["owned_unconfigured", "unseen"])  # - R -
+    assert rows["CLOUD-0004"] == (None, ["owned_unconfigured", "unseen"])  # - R -: buckets were listed
+    assert rows["ASSET-0004"] == (None, ["owned_unconfigured"])  # a server nothing looked for: not covered
     assert rows["tmp-export-2024"] == (None, ["untracked"])               # - - O
     volume = next(i for i in report["items"] if i["kind"] == "aws.ec2.volume")
     assert volume["flags"] == ["untracked"] and volume["details"]["attached"] is False

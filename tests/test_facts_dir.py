@@ -63,7 +63,7 @@ def test_drift_from_facts_files_is_reported_exactly(cli, web):
 
 
 @pytest.mark.parametrize("setup, reason", [
-    (lambda p: None, "no facts file for 'web-01'"),
+    (lambda p: (p.root / "facts").mkdir(), "no facts file for 'web-01'"),  # the directory, empty
     (lambda p: p.facts("web-01", {"unreachable": True, "msg": "Failed to connect to the host via ssh"}),
      "unreachable when these facts were gathered: Failed to connect to the host via ssh"),
     (lambda p: (p.root / "facts").mkdir() or (p.root / "facts/web-01").write_text("{not json"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import Problem
 from ..model import Settings
+from ..userdata import short
 from .base import Collector, Kind
 from .ansible import AnsibleCollector
 from .aws import AwsCollector
@@ -60,7 +61,28 @@ def _plugin_collectors(path: Path, root: Path, problems: list[Problem]) -> list[
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # a broken plugin is a project problem, reported like any other
+    except (Exception, SystemExit) as exc:  # a broken plugin is a project problem, reported like any other
         problems.append(Problem(str(path.relative_to(root)), f"plugin failed to load: {type(exc).__name__}: {exc}"))
         return []
-    return list(getattr(module, "COLLECTORS", []))
+    return _declared_collectors(module, str(path.relative_to(root)), problems)
+
+
+def _declared_collectors(module: object, where: str, problems: list[Problem]) -> list[type[Collector]]:
+    """`COLLECTORS`, checked: a list (or tuple) of Collector subclasses, each with a name and kinds."""
+    declared = getattr(module, "COLLECTORS", [])
+    if not isinstance(declared, (list, tuple)):
+        problems.append(Problem(where, f"COLLECTORS must be a list of Collector classes, not "
+                                f"{type(declared).__name__} ({short(declared)})"))
+        return []
+    good = []
+    for number, entry in enumerate(declared):
+        if not (isinstance(entry, type) and issubclass(entry, Collector)):
+            problems.append(Problem(where, f"COLLECTORS[{number}] is {short(entry)}, not a subclass of "
+                                    "reconciler.collectors.base.Collector"))
+        elif not isinstance(getattr(entry, "name", None), str) or not all(
+                isinstance(kind, Kind) for kind in getattr(entry, "kinds", None) or ()):
+            problems.append(Problem(where, f"COLLECTORS[{number}] ({entry.__name__}) needs a `name` string and "
+                                    "`kinds`, a list of Kind"))
+        else:
+            good.append(entry)
+    return good

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..model import CI, Collection, FactSet, Observed, Settings, Source
+from ..userdata import clip
 from .base import Collector
 from .server import SERVER, normalise_setup_facts
+from .vocabulary import ShapeError, vocabulary
 
 _CACHE_PREFIX = re.compile(r"^s\d+_")
 
@@ -68,10 +70,15 @@ class FactsDirCollector(Collector):
         try:
             with open(directory / files[host], "rb") as handle:
                 return read_facts(json.load(handle)), None
-        except (OSError, ValueError) as exc:
-            return None, f"facts file {directory / files[host]} cannot be read: {exc}"
         except FactsError as exc:
             return None, f"{directory / files[host]}: {exc}"
+        except (OSError, ValueError) as exc:
+            return None, f"facts file {directory / files[host]} cannot be read: {clip(str(exc))}"
+        except RecursionError:
+            return None, f"facts file {directory / files[host]} cannot be read: nested too deeply"
+        except Exception as exc:  # noqa: BLE001 -- the collector boundary: one host's raw data is its own failure
+            return None, (f"facts file {directory / files[host]} has an unexpected shape: "
+                          f"{type(exc).__name__}: {clip(str(exc))}")
 
 
 class FactsError(Exception):
@@ -83,13 +90,36 @@ def read_facts(document: Any) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValueError("expected a JSON object")
     if "__payload__" in document:  # ansible-core 2.19 jsonfile cache
+        if not isinstance(document["__payload__"], str):
+            raise ShapeError("__payload__ must be a JSON string")
         document = json.loads(document["__payload__"])
+        if not isinstance(document, dict):
+            raise ShapeError("__payload__ must hold a JSON object")
     if document.get("unreachable") or document.get("failed"):
         state = "unreachable" if document.get("unreachable") else "failed"
         raise FactsError(f"the host was {state} when these facts were gathered: {document.get('msg', '')}".strip())
-    if isinstance(document.get("reconciler_facts"), dict):  # our own fact module's result, saved as is
-        return document["reconciler_facts"]
-    return normalise_setup_facts(document.get("ansible_facts", document))
+    if "reconciler_facts" in document:  # our own fact module's result: kept only as far as it is vocabulary
+        return vocabulary(document["reconciler_facts"])
+    facts = document.get("ansible_facts", document)
+    if not isinstance(facts, dict):
+        raise ShapeError(f"ansible_facts must be an object, not {type(facts).__name__}")
+    try:
+        return normalise_setup_facts(facts)
+    except (AttributeError, TypeError) as exc:  # only then look closer: the good path stays one pass
+        _check_setup_shape(facts)
+        raise ShapeError(f"facts not of the shape setup/package_facts/service_facts write: {exc}") from None
+
+
+def _check_setup_shape(facts: Mapping[str, Any]) -> None:
+    """package_facts / service_facts records as those modules write them, or a ShapeError naming which."""
+    packages = facts.get("packages")
+    if packages is not None and not (isinstance(packages, dict) and all(
+            isinstance(entries, list) and all(isinstance(e, dict) for e in entries) for entries in packages.values())):
+        raise ShapeError("packages must map each name to a list of package_facts records ({version: ...})")
+    services = facts.get("services")
+    if services is not None and not (isinstance(services, dict) and all(
+            isinstance(info, dict) for info in services.values())):
+        raise ShapeError("services must map each unit to a service_facts record ({state: ..., status: ...})")
 
 
 def _index(directory: Path) -> dict[str, str]:

@@ -40,9 +40,10 @@ def _yaml(data: Any, out: TextIO, indent: str = "  ") -> None:
     out.write("".join(indent + line + "\n" for line in text.rstrip("\n").splitlines()))
 
 
-def register_import(args: Any, register: Register, out: TextIO, err: TextIO = sys.stderr) -> int:
+def register_import(args: Any, register: Register, out: TextIO, err: TextIO | None = None) -> int:
     """args: file (path), match_on ("asset_tag" | "serial", default asset_tag), dry_run (bool),
     format (None = by extension | "csv" | "json")."""
+    err = err or sys.stderr  # looked up at call time: the CLI's stderr may have been replaced
     try:
         incoming = read_assets(Path(args.file), getattr(args, "format", None))
         plan = plan_import(register, incoming, getattr(args, "match_on", None) or "asset_tag")
@@ -249,9 +250,13 @@ def _timeline(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 # --- waive ----------------------------------------------------------------------------------------
 
-def waive(args: Any, register: Register, out: TextIO) -> int:
+def waive(args: Any, register: Register, out: TextIO, project: Project | None = None) -> int:
     """args: ci, path (glob), reason (required), until (YYYY-MM-DD, required, not in the past), by (or
-    the login name)."""
+    the login name). With the project, `ci` must match a declared CI: a typo must not waive nothing."""
+    if project is not None and not any(fnmatchcase(ci.id, args.ci) for ci in project.cis):
+        known = sorted(ci.id for ci in project.cis)
+        names = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "") if known else "none declared"
+        raise UsageError(f"'{args.ci}' matches no declared CI (declared: {names})")
     try:
         until = date.fromisoformat(str(args.until))
     except ValueError:

@@ -105,17 +105,20 @@ def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows as {field: cell}, read as csv.DictReader would (empty lines skipped, missing cells None,
     extra cells dropped, the last of two equal headers wins) but from positions worked out once."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    headers = next(reader, None) or []
-    mapping = map_columns(headers)
-    columns = [(mapping[header], i) for header, i in {h: i for i, h in enumerate(headers)}.items()]
-    start = 2
-    for row in reader:
-        if not row:
-            continue
-        cells = [(field, row[i] if i < len(row) else None) for field, i in columns]
-        if any(cell and cell.strip() for _field, cell in cells):
-            yield start, dict(cells)
-        start = reader.line_num + 1
+    try:
+        headers = next(reader, None) or []
+        mapping = map_columns(headers)
+        columns = [(mapping[header], i) for header, i in {h: i for i, h in enumerate(headers)}.items()]
+        start = 2
+        for row in reader:
+            if not row:
+                continue
+            cells = [(field, _unescape(row[i]) if i < len(row) else None) for field, i in columns]
+            if any(cell and cell.strip() for _field, cell in cells):
+                yield start, dict(cells)
+            start = reader.line_num + 1
+    except csv.Error as error:  # e.g. a cell over csv.field_size_limit() (128 KiB)
+        raise RegisterError(f"line {reader.line_num}: {error}") from None
 
 
 def _json_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -123,6 +126,8 @@ def _json_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise RegisterError(f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise RegisterError("not usable JSON: nested too deeply") from None
     records = data.get("assets") if isinstance(data, dict) else data
     if not isinstance(records, list):
         raise RegisterError("expected a JSON list of assets (or {\"assets\": [...]})")
@@ -160,6 +165,9 @@ def _parse_record(number: int, values: dict[str, Any], where: str, assets: list[
                   problems: list[str], first_line: dict[str, int]) -> None:
     fields, custom = {}, {}
     for key, value in values.items():
+        if isinstance(value, str) and "\x00" in value:  # PostgreSQL cannot store it; nobody means it
+            problems.append(f"{where} {number}: {key.removeprefix('custom:')}: contains a NUL character")
+            return
         if key.startswith("custom:"):
             custom[key[7:]] = value
         else:
@@ -228,12 +236,24 @@ def changed_fields(before: Asset, after: Asset) -> list[str]:
 
 # --- export -------------------------------------------------------------------------------------
 
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection, OWASP): exported with
+# a leading apostrophe, which import removes again. A value starting with an apostrophe gets one more, so
+# every value round-trips.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (date, Decimal)):
-        return str(value)
-    return value if isinstance(value, str) else json.dumps(value)
+        text = str(value)
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def _unescape(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and cell[1:2] and cell[1:].startswith(_FORMULA) else cell
 
 
 def export_assets(assets: Sequence[Asset], out: TextIO, fmt: str = "csv") -> None:

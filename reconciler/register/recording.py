@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from ..bulk import paused_gc
 from ..model import FactSet, Item, Observed, RunResult
+from ..secrets import redact
 from . import schema as t
 from .assets import Link, json_value
 from .identify import content_hash, resource_key
@@ -185,7 +186,7 @@ def _record_history(conn: Connection, run_id: str, facts: Mapping[str, FactSet],
         facts_hash = digest(factset.facts)
         version, previous = latest.get(ci, (0, None))
         if facts_hash != previous:
-            rows.append((ci, version + 1, facts_hash, factset.facts))
+            rows.append((ci, version + 1, facts_hash, redact(factset.facts)))
     insert_rows(conn, t.ci_versions, ["ci", "version", "content_hash", "facts"], rows,
                 run_id=run_id, recorded_at=stamp)
     return len(rows)

@@ -25,6 +25,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from ..bulk import paused_gc
 from ..errors import RegisterError
+from ..secrets import mask
+from ..userdata import clip
 from . import schema as t
 from .assets import (ASSET_FIELDS, LINK_FIELDS, Asset, RegisterSnapshot, Sighting, asset_from_row,
                      asset_from_tuple, link_from_tuple)
@@ -45,12 +47,12 @@ def now() -> datetime:
 
 
 def safe_dsn(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+    return mask(url.render_as_string(hide_password=True))
 
 
 def open_register(dsn: str | None, project_root: Path | str, *, timeout: float = 30.0) -> Register:
     """Open (and create or migrate) the register at `dsn`; relative SQLite paths are under the project."""
-    url = make_url(dsn or DEFAULT_DSN)
+    url = parse_dsn(dsn or DEFAULT_DSN)
     if url.get_backend_name() == "sqlite":
         url = _prepare_sqlite(url, Path(project_root))
     elif url.drivername == "postgresql":
@@ -60,10 +62,27 @@ def open_register(dsn: str | None, project_root: Path | str, *, timeout: float =
         register = Register(engine, url, timeout)
         register.migrate()
     except sa.exc.SQLAlchemyError as error:
-        raise RegisterError(f"cannot open register {safe_dsn(url)}: {_reason(error)}") from None
+        raise RegisterError(mask(f"cannot open register {safe_dsn(url)}: {_reason(error)}")) from None
     except RegisterError as error:
-        raise RegisterError(f"cannot open {error}") from None
+        raise RegisterError(mask(f"cannot open {error}")) from None
     return register
+
+
+SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+_SUPPORTED = "supported: sqlite:///PATH, postgresql://USER@HOST[:PORT]/DB"
+
+
+def parse_dsn(dsn: str) -> URL:
+    """A register DSN as a URL, or a RegisterError naming what is wrong (credentials masked)."""
+    try:
+        url = make_url(dsn)
+        url.port  # noqa: B018 -- a port that is not a number fails here, not at connect time
+    except (sa.exc.ArgumentError, ValueError) as error:
+        raise RegisterError(mask(f"register DSN {clip(mask(dsn), 120)!r} is not valid: {clip(str(error), 120)} "
+                                 f"({_SUPPORTED})")) from None
+    if url.drivername not in SCHEMES:
+        raise RegisterError(f"register DSN scheme '{clip(url.drivername, 40)}' is not supported ({_SUPPORTED})")
+    return url
 
 
 def _reason(error: BaseException) -> str:
@@ -78,6 +97,8 @@ def _prepare_sqlite(url: URL, root: Path) -> URL:
         return url
     path = Path(database) if Path(database).is_absolute() else root / database
     if not path.parent.exists():
+        if Path(database).is_absolute() and not path.parent.parent.is_dir():  # a typo must not make a tree
+            raise RegisterError(f"cannot open register {mask(str(url))}: directory {path.parent.parent} does not exist")
         path.parent.mkdir(parents=True, mode=0o700)
         path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
     if not path.exists():
@@ -201,10 +222,15 @@ class Register:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(config).get_current_head()
+        script = ScriptDirectory.from_config(config)
+        head = script.get_current_head()
         with self.writing() as conn:
-            if MigrationContext.configure(conn).get_current_revision() == head:
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:
                 return
+            if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+                raise RegisterError(f"{safe_dsn(self.url)}: schema revision {clip(current, 40)!r} was written by a "
+                                    "newer reconciler; upgrade reconciler to use this register")
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
