@@ -142,3 +142,21 @@ def test_calls_in_flight_are_bounded_per_endpoint(buckets: Any) -> None:
     assert all(collection.facts[f"b{n}"].ok for n in range(40))
     # every service answers on the one moto endpoint: never more than 2 calls in flight there
     assert 1 <= state["most"] <= 2
+
+
+def test_an_endpoint_ignoring_the_bucket_region_filter_gets_each_bucket_located(buckets: Any) -> None:
+    def drop_filter(params: dict[str, Any], **_: Any) -> None:
+        params.pop("BucketRegion", None)  # as an S3-compatible endpoint that does not know the parameter
+
+    def factory(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        session.events.register("provide-client-params.s3.ListBuckets", drop_filter)
+        return session
+
+    options = CollectOptions(extra={"aws_max_attempts": 2})
+    collection = AwsCollector(project(ONE), options, session_factory=factory).collect([])
+    found = {o.identity["name"]: o.identity["region"] for o in untracked(collection) if o.kind == "aws.s3.bucket"}
+    assert found["us-logs"] == US and found["data-007"] == EU and "far" not in found
+    assert len(found) == BUCKETS + 1
+    # every bucket located on its own (the two regions' listings both held every bucket)
+    assert collection.stats["api_calls_by_operation"]["s3.get_bucket_location"] >= BUCKETS + 2
