@@ -11,6 +11,7 @@ it lists, so a heavy page is not slowed down by a crowd of requests to the same 
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -80,6 +81,13 @@ def make_resource(spec: KindSpec, account: str, region: str | None, raw: Raw) ->
     return Resource(spec, account, where, raw, facts, {k: v for k, v in ident.items() if v is not None})
 
 
+def make_resources(spec: KindSpec, account: str, region: str | None, records: list[Raw]) -> list[Resource]:
+    try:
+        return [make_resource(spec, account, region, raw) for raw in records]
+    except (KeyError, TypeError, AttributeError) as error:  # a record without its id: not AWS's answer
+        raise UnexpectedAnswer(operation=spec.list_call, key=f"well-formed ({type(error).__name__}: {error})")
+
+
 def list_records(client: Any, spec: KindSpec) -> list[Raw]:
     if spec.paginated:
         pages = client.get_paginator(spec.list_call).paginate(**spec.list_args)
@@ -111,7 +119,7 @@ def list_scope(account: Account, spec: KindSpec, region: str, clients: Clients, 
                                       list(regions) or [region])
             else:
                 records = list_records(client, spec)
-        resources = [make_resource(spec, account.id, scope_region, raw) for raw in records]
+        resources = make_resources(spec, account.id, scope_region, records)
     except AWS_ERRORS as error:
         return ScopeResult(account.id, scope_region, spec, error=redact(describe_error(error)))
     return ScopeResult(account.id, scope_region, spec, resources=resources)
@@ -120,11 +128,8 @@ def list_scope(account: Account, spec: KindSpec, region: str, clients: Clients, 
 def fetch_detail(resource: Resource, detail: Detail, client: Any, redact: Redactor,
                  clients: Clients | None = None) -> None:
     try:
-        if clients is None:
+        with clients.slot(client) if clients else nullcontext():
             resource.facts.update(detail.fetch(client, resource.raw))
-        else:
-            with clients.slot(client):
-                resource.facts.update(detail.fetch(client, resource.raw))
     except AWS_ERRORS as error:
         for fact in detail.provides:
             resource.detail_errors[fact] = redact(describe_error(error))
