@@ -137,11 +137,16 @@ def test_only_list_calls_for_ec2_and_declared_calls_per_bucket_and_user(world: A
     calls = collection.stats["api_calls_by_operation"]
     for op in ("describe_instances", "describe_security_groups", "describe_volumes", "describe_addresses"):
         assert calls[f"ec2.{op}"] == 4, op  # 2 accounts x 2 regions, one page each
-    assert calls["s3.list_buckets"] == 2 and calls["iam.list_users"] == 2
-    # per bucket: its location (identity: moto's ListBuckets has no BucketRegion), and only what the two
-    # bucket CIs declare
+    assert calls["iam.list_users"] == 2
+    # moto's ListBuckets carries no BucketRegion: account A's buckets are listed once unfiltered and once per
+    # scanned region (B has none), and one bucket's location checks the region filter was applied — never
+    # one GetBucketLocation per bucket; then only what the two bucket CIs declare
+    assert calls["s3.list_buckets"] == 1 + 2 + 1
+    assert calls["s3.get_bucket_location"] == 1
     assert calls["s3.get_bucket_versioning"] == 2 and calls["s3.get_bucket_encryption"] == 1
-    assert calls["s3.get_bucket_location"] == 3 and "s3.get_bucket_tagging" not in calls
+    assert "s3.get_bucket_tagging" not in calls
+    # owner hints of the untracked bucket: one GetResources page for account A's one bucket region
+    assert calls["resourcegroupstaggingapi.get_resources"] == 1
     assert calls["iam.list_mfa_devices"] == 2 and calls["iam.get_login_profile"] == 1
     assert collection.stats["api_calls"] == sum(calls.values())
     assert collection.stats["api_calls_by_kind"]["aws.ec2.instance"] == 4

@@ -3,8 +3,10 @@ only their scope failed and its CIs unknown â€” never missing, never untracked â
 
 from __future__ import annotations
 
+import http.server
 import json
-from typing import Any
+import threading
+from typing import Any, Iterator
 
 import boto3
 import pytest
@@ -187,3 +189,69 @@ def test_a_bucket_outside_the_scanned_regions_is_not_untracked_but_can_be_declar
     collection = collect(aws, [ci])
     assert collection.facts["far"].ok and collection.facts["far"].identity["region"] == "ap-south-1"
     assert [o.ci for o in collection.observed if o.identity["id"] == "far-away"] == ["far"]
+
+
+class CaptivePortal(http.server.BaseHTTPRequestHandler):
+    """Answers every request with HTTP 200 and a login page, as a captive proxy does."""
+
+    PAGE = b"<!DOCTYPE html>\n<html><head><title>Guest Wi-Fi</title></head><body>Please sign in</body></html>"
+
+    def answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.PAGE)))
+        self.end_headers()
+        self.wfile.write(self.PAGE)
+
+    do_GET = do_POST = do_HEAD = answer
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def captive_portal() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CaptivePortal)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_an_html_page_answered_for_ec2_and_s3_fails_those_kinds_only(
+        small_world: Any, captive_portal: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", captive_portal)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", captive_portal)
+    cis = [make_ci("app", "aws.ec2.instance", {"instance_type": "t3.micro"}, account=ACCOUNT_A),
+           make_ci("app-data", "aws.s3.bucket", {"versioning": "Enabled"}, account=ACCOUNT_A),
+           make_ci("app-db", "aws.rds.instance", {"multi_az": False}, account=ACCOUNT_A, region=EU)]
+    aws = {"regions": [EU], "accounts": [{"id": ACCOUNT_A}],
+           "kinds": ["aws.ec2.instance", "aws.ec2.security_group", "aws.s3.bucket", "aws.rds.instance", "aws.iam.user"]}
+    collection = collect(aws, cis)
+    found = statuses(collection)
+    for scope in (f"{EU}/aws.ec2.instance", f"{EU}/aws.ec2.security_group", "global/aws.s3.bucket"):
+        status, error = found[f"{ACCOUNT_A}/{scope}"]
+        assert status == "failed" and "HTML page" in (error or ""), scope
+    assert "DescribeSecurityGroups" in (found[f"{ACCOUNT_A}/{EU}/aws.ec2.security_group"][1] or "")
+    assert "ListBuckets" in (found[f"{ACCOUNT_A}/global/aws.s3.bucket"][1] or "")
+    # unknown, never missing: no facts and an error; nothing from those scopes is observed (so never untracked)
+    for ci in ("app", "app-data"):
+        assert collection.facts[ci].error and collection.facts[ci].facts is None
+    assert collection.facts["app-db"].ok and found[f"{ACCOUNT_A}/{EU}"] == ("ok", None)
+    assert {o.kind for o in collection.observed} <= {"aws.rds.instance", "aws.iam.user"}
+    assert collection.stats["retries"] == 0  # a page is no reason to ask again
+
+
+def test_an_html_page_answered_for_sts_fails_the_account_with_the_reason(
+        small_world: Any, captive_portal: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", captive_portal)
+    collection = collect({"regions": [EU], "accounts": [{"id": ACCOUNT_A}]},
+                         [make_ci("app", "aws.ec2.instance", {"instance_type": "t3.micro"})])
+    assert {s.status for s in collection.sources} == {"failed"}
+    assert "GetCallerIdentity" in (collection.sources[0].error or "") and "HTML" in (collection.sources[0].error or "")
+    assert collection.facts["app"].error and not collection.observed

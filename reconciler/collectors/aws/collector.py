@@ -22,19 +22,24 @@ from ...errors import CollectorError
 from ...model import CI, Collection, FactSet, Observed, Project, Settings, Source
 from ..base import CollectOptions, Collector
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
-from .matching import Outcome, prepare, resolve
+from .hints import tagging_hints
+from .matching import Outcome, candidates, prepare, resolve
 from .scan import (
     Resource,
     ScopeResult,
     fail_unlocated,
     fetch_details,
     list_scope,
+    outside,
     scope_label,
     submit_details,
     unlocated,
 )
 from .sessions import (
+    CONNECT_TIMEOUT,
     DEFAULT_REGION,
+    ENDPOINT_CONCURRENCY,
+    READ_TIMEOUT,
     Account,
     BaseSessions,
     CallCounter,
@@ -62,9 +67,14 @@ class AwsCollector(Collector):
         self.session_factory: SessionFactory = session_factory or boto3.Session
         self.aws: Mapping[str, Any] = project.settings.aws or {}
         extra = options.extra
-        self.workers = int(extra.get("aws_workers", self.aws.get("workers", 8)))
+        self.workers = int(extra.get("aws_workers", self.aws.get("workers", 16)))
         attempts = int(extra.get("aws_max_attempts", self.aws.get("max_attempts", 5)))
-        self.clients = Clients(client_config(attempts, self.workers, float(self.aws.get("timeout", 20))))
+        read_timeout = float(self.aws.get("read_timeout", self.aws.get("timeout", READ_TIMEOUT)))
+        config = client_config(attempts, self.workers, read_timeout,
+                               float(self.aws.get("connect_timeout", CONNECT_TIMEOUT)))
+        per_endpoint = int(extra.get("aws_endpoint_concurrency", self.aws.get("endpoint_concurrency",
+                                                                            ENDPOINT_CONCURRENCY)))
+        self.clients = Clients(config, per_endpoint=max(1, min(per_endpoint, self.workers)))
         self.redact = Redactor()
 
     # --- what to scan ---------------------------------------------------------------------------
@@ -119,7 +129,7 @@ class AwsCollector(Collector):
                     if account.error:
                         results.append(ScopeResult(account.label, where, spec, error=account.error))
                         continue
-                    future = pool.submit(list_scope, account, spec, region, self.clients, self.redact)
+                    future = pool.submit(list_scope, account, spec, region, self.clients, self.redact, regions)
                     futures[future] = scope_label(account.label, where)
         listed = self.wait_scopes(pool, futures, results, {a.id: a for a in accounts if a.id}, regions[0])
         return results + listed
@@ -127,24 +137,33 @@ class AwsCollector(Collector):
     def wait_scopes(self, pool: Executor, futures: Mapping[Future[ScopeResult], str], failed: list[ScopeResult],
                     accounts: dict[str, Account], home: str) -> list[ScopeResult]:
         """Collect list results, advancing progress once per account/region when its last kind is done.
-        Bucket regions (identity) are asked for as soon as a bucket listing arrives, while EC2 still lists."""
+        Bucket regions (identity, when the listing could not tell them) and owner-hint tags are asked for
+        as soon as a bucket listing arrives, while EC2 still lists."""
         remaining: dict[str, int] = defaultdict(int)
         for label in futures.values():
             remaining[label] += 1
         progress = self.options.progress
         progress.start(len(remaining) + len({r.label for r in failed}), "aws account/region scopes")
         progress.advance(len({r.label for r in failed}))
-        done, located = [], []
+        done, located, hinted = [], [], []
         for future in as_completed(futures):
-            done.append(future.result())
-            located += submit_details(pool, unlocated(done[-1]), accounts, self.clients, home, self.redact)
+            result = future.result()
+            done.append(result)
+            pending = submit_details(pool, unlocated(result), accounts, self.clients, home, self.redact)
+            located += [(result, job) for job in pending]
+            if not pending and result.spec.tagging_type:
+                hinted.append(pool.submit(tagging_hints, result, accounts[result.account], self.clients, self.redact))
             remaining[futures[future]] -= 1
             if remaining[futures[future]] == 0:
                 progress.advance()
-        for pending in located:
-            pending.result()
+        for result, job in located:
+            job.result()
         for result in done:
             fail_unlocated(result)
+        for result in {id(r): r for r, _ in located}.values():  # located one by one: hints only now
+            hinted.append(pool.submit(tagging_hints, result, accounts[result.account], self.clients, self.redact))
+        for job in hinted:
+            job.result()
         progress.finish()
         return done
 
@@ -157,6 +176,7 @@ class AwsCollector(Collector):
         for outcome in outcomes:
             resolve(outcome)
         fetch_details(pool, declared_wants(outcomes), by_id, self.clients, home, self.redact)
+        fetch_details(pool, hint_wants(outcomes, results), by_id, self.clients, home, self.redact)
         return outcomes
 
     # --- the result -----------------------------------------------------------------------------
@@ -170,16 +190,31 @@ class AwsCollector(Collector):
                 matched[id(outcome.resource)] = outcome.ci.id
         # global kinds report what lives in the scanned regions (a CI may still match a bucket elsewhere)
         observed = tuple(observe(r, matched.get(id(r))) for s in results if s.ok for r in s.resources or ()
-                         if r.region is None or r.region in regions or id(r) in matched)
+                         if (r.region is None and not outside(r)) or r.region in regions or id(r) in matched)
         stats = run_stats(self.clients.counter, results, seconds)
         return Collection(facts=facts, sources=sources(results), observed=observed, stats=stats)
 
 
 def matching_wants(outcomes: Iterable[Outcome]) -> Iterable[tuple[Resource, str]]:
-    """Per-resource facts matching needs: tags, when a CI matches by tags and the listing has none."""
+    """Per-resource facts matching needs: tags, when a CI matches by tags and the listing has none; the
+    region of a bucket found in no scanned region that a CI could mean (its region is part of identity)."""
     for outcome in outcomes:
-        if not outcome.error and "tags" in outcome.match:
+        if outcome.error:
+            continue
+        if "tags" in outcome.match:
             yield from ((r, "tags") for s in outcome.scopes if s.ok for r in s.resources or ())
+        yield from ((r, "region") for r in candidates(outcome, check_region=False) if outside(r))
+
+
+def hint_wants(outcomes: Iterable[Outcome], results: Iterable[ScopeResult]) -> Iterable[tuple[Resource, str]]:
+    """Owner-hint tags of the unmatched resources of kinds the tagging API does not answer for (IAM users):
+    one call each, after matching, so never for a resource a CI declares."""
+    matched = {id(o.resource) for o in outcomes if o.resource is not None}
+    for result in results:
+        spec = result.spec
+        if result.ok and spec.account_level and not spec.tagging_type and spec.detail_for("tags"):
+            yield from ((r, "tags") for r in result.resources or ()
+                        if id(r) not in matched and not spec.is_default(r.raw))
 
 
 def declared_wants(outcomes: Iterable[Outcome]) -> Iterable[tuple[Resource, str]]:
@@ -206,8 +241,9 @@ def observe(resource: Resource, ci: str | None) -> Observed:
     facts = dict(resource.facts)
     spec = resource.spec
     facts["created"] = facts.get(spec.created_key) if spec.created_key else None
-    if "tags" in facts:
-        facts["owner_hints"] = owner_hints(facts["tags"])
+    tags = facts.get("tags", resource.hint_tags)
+    if tags is not None:
+        facts["owner_hints"] = owner_hints(tags)
     return Observed(kind=spec.name, identity=resource.identity, facts=facts, source=resource.scope, ci=ci,
                     default=bool(spec.is_default(resource.raw)))
 
@@ -237,9 +273,17 @@ def run_stats(counter: CallCounter, results: list[ScopeResult], seconds: float) 
     resources: dict[str, int] = defaultdict(int)
     for result in results:
         resources[result.spec.name] += len(result.resources or ())
-    return {"api_calls": sum(counter.calls.values()), "http_requests": counter.requests,
-            "api_calls_by_kind": dict(sorted(by_kind.items())),
-            "api_calls_by_operation": dict(sorted(counter.calls.items())),
-            "resources_by_kind": dict(sorted(resources.items())),
-            "scopes_failed": sum(1 for r in results if not r.ok), "scopes": len(results),
-            "seconds": round(seconds, 3)}
+    retries = counter.retries()
+    stats = {"api_calls": sum(counter.calls.values()), "http_requests": counter.requests,
+             "retries": sum(retries.values()), "retries_by_operation": retries,
+             "api_calls_by_kind": dict(sorted(by_kind.items())),
+             "api_calls_by_operation": dict(sorted(counter.calls.items())),
+             "resources_by_kind": dict(sorted(resources.items())),
+             "scopes_failed": sum(1 for r in results if not r.ok), "scopes": len(results),
+             "seconds": round(seconds, 3)}
+    if retries:  # also as one line of text: the text summary shows only scalar figures
+        stats["retried"] = ", ".join(f"{op} x{count}" for op, count in retries.items())
+    notes = sorted({f"{r.label}: {r.note}" for r in results if r.note})
+    if notes:
+        stats["owner_hints_unavailable"] = "; ".join(notes)
+    return stats

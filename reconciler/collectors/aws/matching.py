@@ -80,6 +80,10 @@ def resolve(outcome: Outcome) -> Outcome:
         if broken:
             outcome.error = f"cannot match by tags: tags of {broken[0].describe()}: {broken[0].detail_errors['tags']}"
             return outcome
+    lost = [r for r in candidates(outcome, check_region=False) if "region" in r.detail_errors]
+    if lost:
+        outcome.error = f"cannot locate {lost[0].describe()}: {lost[0].detail_errors['region']}"
+        return outcome
     found = candidates(outcome)
     if len(found) > 1:
         names = "; ".join(r.describe() for r in found[:10])

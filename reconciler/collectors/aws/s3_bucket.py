@@ -2,8 +2,12 @@
 
 Those per-bucket calls (`DETAILS`) are made only for buckets matched to a CI that declares the
 attribute, or — for tags — for every bucket when some CI matches buckets by tags. The region is part
-of a bucket's identity: it comes from ListBuckets' `BucketRegion`, which AWS sends (no extra call), else
-(moto, older S3-compatible endpoints) from one GetBucketLocation per bucket.
+of a bucket's identity: it comes from ListBuckets' `BucketRegion`, which AWS sends (no extra call); where
+the answer lacks it (moto), from one ListBuckets filtered by `BucketRegion` per scanned region, checked by
+one GetBucketLocation per region that holds buckets — 1 + 2 x regions calls, however many buckets. Only if
+that check fails (an endpoint ignoring the filter) is every bucket located with its own GetBucketLocation.
+Buckets found in no scanned region are located only when a CI could match them.
+Owner-hint tags of untracked buckets come from the Resource Groups Tagging API (see hints.py).
 
 "Not configured" answers are facts, not failures, and we report what real S3 would enforce:
 - no default-encryption configuration (moto raises ServerSideEncryptionConfigurationNotFoundError for
@@ -14,13 +18,14 @@ of a bucket's identity: it comes from ListBuckets' `BucketRegion`, which AWS sen
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .spec import (
     BOOL,
     MATCHER,
+    OUTSIDE_SCANNED_REGIONS,
     TAGS,
     Detail,
     KindSpec,
@@ -121,6 +126,40 @@ DETAILS = (
 )
 
 
+def _buckets(client: Any, **filters: Any) -> list[dict[str, Any]]:
+    # no MaxBuckets: moto cuts the list at MaxBuckets without a continuation token
+    pages = client.get_paginator("list_buckets").paginate(**filters)
+    records = list(pages.search("Buckets[]"))
+    if any(not isinstance(record, dict) or "Name" not in record for record in records):
+        raise BucketListError(operation="ListBuckets", why="an answer without bucket names")
+    return records
+
+
+class BucketListError(BotoCoreError):
+    fmt = "{operation}: {why}"
+
+
+def list_buckets(client_for: Callable[[str], Any], regions: list[str]) -> list[Raw]:
+    """Every bucket of the account, with `BucketRegion` wherever one of the scanned regions holds it."""
+    client = client_for(regions[0])  # ListBuckets and GetBucketLocation answer the same from any region
+    records = _buckets(client)
+    if all(record.get("BucketRegion") for record in records):
+        return records
+    by_name = {record["Name"]: record for record in records}
+    found: dict[str, str] = {}
+    for region in regions:
+        names = [record["Name"] for record in _buckets(client, BucketRegion=region)]
+        if names and (set(names) & set(found) or location(client, {"Name": names[0]})["region"] != region):
+            return records  # the filter was not applied: locate each bucket on its own (see unlocated)
+        found.update((name, region) for name in names if name in by_name)
+    for name, bucket in by_name.items():
+        if name in found:
+            bucket["BucketRegion"] = found[name]
+        else:
+            bucket[OUTSIDE_SCANNED_REGIONS] = True
+    return records
+
+
 def normalise(raw: Raw) -> dict[str, Any]:
     facts: dict[str, Any] = {"name": raw["Name"], "creation_date": plain(raw.get("CreationDate"))}
     if raw.get("BucketRegion"):
@@ -137,10 +176,11 @@ SPEC = KindSpec(
     service="s3",
     list_call="list_buckets",
     result_key="Buckets[]",
-    list_args={"PaginationConfig": {"PageSize": 1000}},
     normalise=normalise,
     identity=identity,
     account_level=True,
     details=DETAILS,
     created_key="creation_date",
+    lister=list_buckets,
+    tagging_type="s3:bucket",
 )

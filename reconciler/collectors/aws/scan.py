@@ -3,22 +3,32 @@
 In: verified Accounts, the KindSpecs to scan, the regions. Out: one ScopeResult per
 (account, region|global, kind) — the normalised Resources it holds, or the error that kept it from being
 listed (AccessDenied on one API fails only that kind there). One list call per page, never a
-per-resource describe; `fetch_details` runs the extra per-resource calls a caller asks for.
+per-resource describe (a kind may bring its own lister: S3 lists buckets per region); `fetch_details`
+runs the extra per-resource calls a caller asks for. Each scope holds one of its endpoint's slots while
+it lists, so a heavy page is not slowed down by a crowd of requests to the same server.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import jmespath
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from .sessions import Account, Clients, Redactor, describe_error
-from .spec import Detail, KindSpec, Raw
+from .spec import OUTSIDE_SCANNED_REGIONS, Detail, KindSpec, Raw
 
 GLOBAL = "global"
+# what a call may raise when AWS (or whatever answers in its place) says no or says nonsense
+AWS_ERRORS = (BotoCoreError, ClientError, ResponseParserError)
+
+
+class UnexpectedAnswer(BotoCoreError):
+    fmt = "{operation}: the answer holds no {key} records (not an AWS API response?)"
 
 
 def scope_label(account: str, region: str | None) -> str:
@@ -34,6 +44,7 @@ class Resource:
     facts: dict[str, Any]
     identity: dict[str, Any]
     detail_errors: dict[str, str] = field(default_factory=dict)
+    hint_tags: dict[str, str] | None = None  # tags learnt for owner hints only (hints.py), not facts
 
     @property
     def scope(self) -> str:
@@ -52,6 +63,7 @@ class ScopeResult:
     spec: KindSpec
     resources: list[Resource] | None = None
     error: str | None = None
+    note: str | None = None  # listed fine, but something extra (owner hints) could not be had
 
     @property
     def label(self) -> str:
@@ -69,32 +81,56 @@ def make_resource(spec: KindSpec, account: str, region: str | None, raw: Raw) ->
     return Resource(spec, account, where, raw, facts, {k: v for k, v in ident.items() if v is not None})
 
 
+def make_resources(spec: KindSpec, account: str, region: str | None, records: list[Raw]) -> list[Resource]:
+    try:
+        return [make_resource(spec, account, region, raw) for raw in records]
+    except (KeyError, TypeError, AttributeError) as error:  # a record without its id: not AWS's answer
+        raise UnexpectedAnswer(operation=spec.list_call, key=f"well-formed ({type(error).__name__}: {error})")
+
+
 def list_records(client: Any, spec: KindSpec) -> list[Raw]:
     if spec.paginated:
         pages = client.get_paginator(spec.list_call).paginate(**spec.list_args)
-        return list(pages.search(spec.result_key))
-    args = {k: v for k, v in spec.list_args.items() if k != "PaginationConfig"}
-    return jmespath.search(spec.result_key, getattr(client, spec.list_call)(**args)) or []
+        records = list(pages.search(spec.result_key))
+    else:
+        args = {k: v for k, v in spec.list_args.items() if k != "PaginationConfig"}
+        records = jmespath.search(spec.result_key, getattr(client, spec.list_call)(**args)) or []
+    return checked(records, spec.list_call, spec.result_key)
+
+
+def checked(records: list[Any], operation: str, key: str) -> list[Raw]:
+    """A page without the records it should hold is a failure, never an empty scope."""
+    if any(not isinstance(record, Mapping) for record in records):
+        raise UnexpectedAnswer(operation=operation, key=key)
+    return records
 
 
 def list_scope(account: Account, spec: KindSpec, region: str, clients: Clients, redact: Redactor,
-               account_level_region: str | None = None) -> ScopeResult:
-    """List one kind in one scope. `region` is where the client points; account-level scopes have none."""
+               regions: Sequence[str] = ()) -> ScopeResult:
+    """List one kind in one scope. `region` is where the client points; account-level scopes have none
+    (their lister, if any, is given every scanned region)."""
     scope_region = None if spec.account_level else region
     assert account.id is not None
     try:
         client = clients.for_account(account, spec.service, region)
-        records = list_records(client, spec)
-    except (BotoCoreError, ClientError) as error:
+        with clients.slot(client):
+            if spec.lister:
+                records = spec.lister(lambda where: clients.for_account(account, spec.service, where),
+                                      list(regions) or [region])
+            else:
+                records = list_records(client, spec)
+        resources = make_resources(spec, account.id, scope_region, records)
+    except AWS_ERRORS as error:
         return ScopeResult(account.id, scope_region, spec, error=redact(describe_error(error)))
-    resources = [make_resource(spec, account.id, scope_region, raw) for raw in records]
     return ScopeResult(account.id, scope_region, spec, resources=resources)
 
 
-def fetch_detail(resource: Resource, detail: Detail, client: Any, redact: Redactor) -> None:
+def fetch_detail(resource: Resource, detail: Detail, client: Any, redact: Redactor,
+                 clients: Clients | None = None) -> None:
     try:
-        resource.facts.update(detail.fetch(client, resource.raw))
-    except (BotoCoreError, ClientError) as error:
+        with clients.slot(client) if clients else nullcontext():
+            resource.facts.update(detail.fetch(client, resource.raw))
+    except AWS_ERRORS as error:
         for fact in detail.provides:
             resource.detail_errors[fact] = redact(describe_error(error))
         return
@@ -116,7 +152,7 @@ def submit_details(pool: Executor, wanted: Iterable[tuple[Resource, str]], accou
     for resource, detail in jobs.values():
         region = resource.region if not resource.spec.account_level else home_region
         client = clients.for_account(accounts[resource.account], resource.spec.service, region or home_region)
-        futures.append(pool.submit(fetch_detail, resource, detail, client, redact))
+        futures.append(pool.submit(fetch_detail, resource, detail, client, redact, clients))
     return futures
 
 
@@ -127,10 +163,16 @@ def fetch_details(pool: Executor, wanted: Iterable[tuple[Resource, str]], accoun
 
 
 def unlocated(result: ScopeResult) -> list[tuple[Resource, str]]:
-    """Resources of an account-level scope whose region (part of their identity) the listing left out."""
+    """Resources of an account-level scope whose region (part of their identity) the listing left out,
+    and did not find in any scanned region either (those are elsewhere: located only if a CI asks)."""
     if not result.ok or not result.spec.detail_for("region"):
         return []
-    return [(r, "region") for r in result.resources or () if r.region is None]
+    return [(r, "region") for r in result.resources or () if r.region is None and not outside(r)]
+
+
+def outside(resource: Resource) -> bool:
+    """Listed, but in none of the scanned regions (a lister's mark): not untracked, not located up front."""
+    return bool(resource.raw.get(OUTSIDE_SCANNED_REGIONS))
 
 
 def fail_unlocated(result: ScopeResult) -> None:

@@ -4,15 +4,24 @@ In: the `aws:` section of reconciler.yml (accounts with a profile and/or role_ar
 injected `session_factory` (boto3.Session by default; tests and the benchmark pass their own).
 Out: one `Account` per configured account — a session whose account id has been verified, or the
 reason it could not be had (a value, never an exception) — and a thread-safe client cache that counts
-every API call through botocore's event hooks. Secrets seen here are kept only to redact messages.
+every API call and every HTTP request (so retries, per operation) through botocore's event hooks, turns an
+answer that is not AWS's (a captive proxy's HTML page) into an error before botocore parses it, and bounds
+the calls in flight per endpoint. Secrets seen here are kept only to redact messages.
+
+Timeouts and retries: a read timeout sized for the heaviest page we ask for (1,000 instances), so that a
+slow but working endpoint is waited for rather than asked again — a retried list page is rendered twice by
+the server; botocore's standard retries then only cover what fails before the work is done or is meant to
+be retried (throttling, 5xx, connection errors).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from functools import partial
+from typing import Any, Callable, Iterator, Mapping
 
 import boto3
 from botocore import xform_name
@@ -23,6 +32,27 @@ from ...errors import CollectorError
 
 SessionFactory = Callable[..., boto3.Session]
 DEFAULT_REGION = "us-east-1"
+CONNECT_TIMEOUT = 10.0
+# a 1,000-instance DescribeInstances page takes seconds on AWS and tens of seconds on a busy moto server;
+# waiting is cheaper than a retry that makes the server render the page again
+READ_TIMEOUT = 120.0
+ENDPOINT_CONCURRENCY = 8
+
+
+class NotAwsAnswer(BotoCoreError):
+    """An HTTP answer that is no AWS API response (a captive proxy's or a login page's HTML, status 200)."""
+
+    fmt = "{operation}: the endpoint answered with {what}, not an AWS API response (a proxy or login page?)"
+
+
+def check_answer(response_dict: Mapping[str, Any], operation_model: Any, **_: Any) -> None:
+    """`before-parse` hook: botocore parses an HTML page answered with 200 into an empty result (or a
+    KeyError). Sniffed from the body, not the content type: moto labels some XML answers text/html."""
+    body = response_dict.get("body") or b""
+    start = body[:256].lstrip().lower() if isinstance(body, bytes) else b""
+    if int(response_dict.get("status_code") or 0) < 300 and start.startswith((b"<!doctype html", b"<html")):
+        raise NotAwsAnswer(operation=operation_model.name,
+                           what=f"an HTML page (HTTP {response_dict.get('status_code')})")
 
 
 @dataclass(frozen=True)
@@ -105,17 +135,27 @@ class CallCounter:
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
-        self.requests = 0
+        self.sent: Counter[str] = Counter()
         self._lock = threading.Lock()
+
+    @property
+    def requests(self) -> int:
+        return sum(self.sent.values())
+
+    def retries(self) -> dict[str, int]:
+        """HTTP requests beyond the first of each call, per operation (botocore's retries)."""
+        return {op: self.sent[op] - self.calls[op] for op in sorted(self.sent) if self.sent[op] > self.calls[op]}
 
     def on_call(self, model: Any, **_: Any) -> None:
         key = f"{model.service_model.service_name}.{xform_name(model.name)}"
         with self._lock:
             self.calls[key] += 1
 
-    def on_send(self, **_: Any) -> None:
+    def on_send(self, service: str, event_name: str = "", **_: Any) -> None:
+        # before-send.<service-id>.<Operation>: the operation is the event name's last part
+        key = f"{service}.{xform_name(event_name.rsplit('.', 1)[-1])}"
         with self._lock:
-            self.requests += 1
+            self.sent[key] += 1
 
 
 @dataclass
@@ -123,8 +163,10 @@ class Clients:
     """boto3 clients per (account, service, region), created once, shared by the worker threads."""
 
     config: Config
+    per_endpoint: int = ENDPOINT_CONCURRENCY
     counter: CallCounter = field(default_factory=CallCounter)
     _cache: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    _slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, session: boto3.Session, key: str, service: str, region: str,
@@ -135,9 +177,20 @@ class Clients:
             if client is None:
                 client = session.client(service, region_name=region, config=self.config, **(credentials or {}))
                 client.meta.events.register("before-call", self.counter.on_call)
-                client.meta.events.register("before-send", self.counter.on_send)
+                client.meta.events.register("before-send", partial(self.counter.on_send, service))
+                client.meta.events.register("before-parse", check_answer)
                 self._cache[(key, service, region)] = client
             return client
+
+    @contextmanager
+    def slot(self, client: Any) -> Iterator[None]:
+        """Hold one of the endpoint's slots: at most `per_endpoint` scans or lookups in flight per endpoint
+        (one endpoint per service and region on AWS; a single one behind AWS_ENDPOINT_URL)."""
+        url = str(client.meta.endpoint_url)
+        with self._lock:
+            semaphore = self._slots.setdefault(url, threading.BoundedSemaphore(self.per_endpoint))
+        with semaphore:
+            yield
 
     def for_account(self, account: Account, service: str, region: str) -> Any:
         assert account.session is not None and account.id is not None
@@ -161,10 +214,11 @@ class BaseSessions:
             return self._sessions[profile]
 
 
-def client_config(max_attempts: int, workers: int, timeout: float) -> Config:
-    return Config(retries={"mode": "adaptive", "max_attempts": max_attempts},
-                  max_pool_connections=max(10, workers * 2), connect_timeout=timeout, read_timeout=timeout,
-                  user_agent_extra="reconciler")
+def client_config(max_attempts: int, workers: int, read_timeout: float = READ_TIMEOUT,
+                  connect_timeout: float = CONNECT_TIMEOUT) -> Config:
+    return Config(retries={"mode": "standard", "max_attempts": max_attempts},
+                  max_pool_connections=max(10, workers * 2), connect_timeout=connect_timeout,
+                  read_timeout=read_timeout, user_agent_extra="reconciler")
 
 
 def open_account(config: AccountConfig, bases: BaseSessions, clients: Clients, region: str) -> Account:

@@ -16,6 +16,8 @@ from typing import Any, Callable, Mapping
 from ..base import Kind
 
 Raw = Mapping[str, Any]
+# a lister's mark on a record found in none of the scanned regions (its region left unknown)
+OUTSIDE_SCANNED_REGIONS = "x-reconciler-outside-scanned-regions"
 
 # --- desired-schema building blocks (same matcher grammar as the server kind) -----------------------
 
@@ -84,6 +86,10 @@ class KindSpec:
     # per-CI shaping of facts to the form the CI declared (e.g. security groups by name or by id)
     tailor: Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]] | None = None
     created_key: str | None = None  # the fact holding the creation time
+    # a listing of its own, given a client per region and the scanned regions (S3: buckets per region)
+    lister: Callable[[Callable[[str], Any], list[str]], list[Raw]] | None = None
+    # the Resource Groups Tagging API type (`s3:bucket`) when GetResources answers tags for this kind
+    tagging_type: str | None = None
 
     @property
     def name(self) -> str:
