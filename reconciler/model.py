@@ -62,6 +62,8 @@ class CI:
     ignore: tuple[str, ...] = ()
     severity: Mapping[str, str] = field(default_factory=dict)
     extends: tuple[str, ...] = ()
+    # `desired` parsed into typed expectations (reconciler.expectations), built once at load
+    expected: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -144,12 +146,17 @@ class Collection:
 
 @dataclass(frozen=True)
 class Drift:
-    path: str
+    """One declared node the facts do not satisfy. `path` is a tuple of keys (reconciler.paths.DriftPath:
+    str() gives its display form); `desired` is the value as declared, `expected` its parsed expectation
+    (whose `exact` is the value a fix would set, when there is one)."""
+
+    path: tuple[Any, ...]
     change: Change
     desired: Any
     actual: Any
     severity: str = "medium"
     waived: bool = False
+    expected: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass

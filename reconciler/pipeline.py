@@ -19,6 +19,7 @@ from .collectors import Registry
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
 from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, severity_rank
+from .paths import covers
 from .register.assets import RegisterSnapshot
 from .register.recording import record_run
 from .register.store import Register
@@ -188,7 +189,7 @@ def _waivers_of(ci: CI, waivers: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _waived(drift: Drift, waivers: Sequence[str]) -> Drift:
-    if any(fnmatchcase(drift.path, glob) or drift.path.startswith(glob + ".") for glob in waivers):
+    if any(covers(glob, drift.path) for glob in waivers):
         return replace(drift, waived=True)
     return drift
 

@@ -22,31 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..expectations import PRESENCE, SET, VALUE
 from .base import Kind
-
-_MATCHER = {
-    "anyOf": [
-        {"type": ["string", "number", "boolean", "null"]},
-        {
-            "type": "object",
-            "properties": {"regex": {"type": "string"}},
-            "required": ["regex"],
-            "additionalProperties": False,
-        },
-    ]
-}
-_SET = {
-    "anyOf": [
-        {"type": "array", "items": _MATCHER},
-        {
-            "type": "object",
-            "properties": {"ordered": {"type": "array"}},
-            "required": ["ordered"],
-            "additionalProperties": False,
-        },
-    ]
-}
-
 
 def _record(**properties: Any) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "additionalProperties": False}
@@ -54,23 +31,23 @@ def _record(**properties: Any) -> dict[str, Any]:
 
 def _named(record: dict[str, Any]) -> dict[str, Any]:
     """A mapping name -> record, or name -> present/absent."""
-    return {"type": "object", "additionalProperties": {"anyOf": [record, {"enum": ["present", "absent"]}]}}
+    return {"type": "object", "additionalProperties": {"anyOf": [record, PRESENCE]}}
 
 
-_STRINGS = {key: _MATCHER for key in ("distribution", "version", "major_version", "release", "family",
+_STRINGS = {key: VALUE for key in ("distribution", "version", "major_version", "release", "family",
                                       "kernel", "arch")}
 SERVER_SCHEMA: dict[str, Any] = _record(
-    hostname=_MATCHER,
+    hostname=VALUE,
     os=_record(**_STRINGS),
-    hardware=_record(**{k: _MATCHER for k in ("serial", "uuid", "vendor", "model", "memory_mb", "cpus")}),
-    packages={"type": "object", "additionalProperties": _MATCHER},
+    hardware=_record(**{k: VALUE for k in ("serial", "uuid", "vendor", "model", "memory_mb", "cpus")}),
+    packages={"type": "object", "additionalProperties": VALUE},
     services=_named(_record(state={"enum": ["running", "stopped"]}, enabled={"type": "boolean"})),
-    files=_named(_record(exists={"type": "boolean"}, mode={"type": ["string", "integer"]}, owner=_MATCHER,
-                         group=_MATCHER, contains={"type": "array", "items": {"type": "string"}})),
-    sysctl={"type": "object", "additionalProperties": _MATCHER},
-    users=_named(_record(uid=_MATCHER, gid=_MATCHER, home=_MATCHER, shell=_MATCHER, groups=_SET)),
-    groups=_named(_record(gid=_MATCHER, members=_SET)),
-    listening_ports=_SET,
+    files=_named(_record(exists={"type": "boolean"}, mode={"type": ["string", "integer"]}, owner=VALUE,
+                         group=VALUE, contains={"type": "array", "items": {"type": "string"}})),
+    sysctl={"type": "object", "additionalProperties": VALUE},
+    users=_named(_record(uid=VALUE, gid=VALUE, home=VALUE, shell=VALUE, groups=SET)),
+    groups=_named(_record(gid=VALUE, members=SET)),
+    listening_ports=SET,
 )
 
 

@@ -13,29 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
+from ...expectations import PRESENCE, VALUE
+from ...expectations import SET as SET  # re-exported for the kind modules
 from ..base import Kind
 
 Raw = Mapping[str, Any]
 
 # --- desired-schema building blocks (same matcher grammar as the server kind) -----------------------
 
-MATCHER: dict[str, Any] = {
-    "anyOf": [
-        {"type": ["string", "number", "boolean", "null"]},
-        {"type": "object", "properties": {"regex": {"type": "string"}}, "required": ["regex"],
-         "additionalProperties": False},
-    ]
-}
-SET: dict[str, Any] = {
-    "anyOf": [
-        {"type": "array", "items": MATCHER},
-        {"type": "object", "properties": {"ordered": {"type": "array"}}, "required": ["ordered"],
-         "additionalProperties": False},
-        {"enum": ["present", "absent"]},
-    ]
-}
+MATCHER = VALUE  # the one matcher grammar: reconciler.expectations
 TAGS: dict[str, Any] = {"type": "object", "additionalProperties": MATCHER}
-BOOL: dict[str, Any] = {"anyOf": [{"type": "boolean"}, {"enum": ["present", "absent"]}]}
+BOOL: dict[str, Any] = {"anyOf": [{"type": "boolean"}, PRESENCE]}
 
 
 def record(**properties: Any) -> dict[str, Any]:

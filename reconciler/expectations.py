@@ -1,0 +1,391 @@
+"""Expectations: a CI's `desired`, parsed once at load into typed values the diff stage walks.
+
+The one place that knows the matcher syntax, its JSON-Schema fragments (VALUE, SET, PRESENCE) and the
+parser. A kind's schema says at every level whether a key is a *name* (a package, a user, a path, a
+sysctl key: `additionalProperties`) or a *field*, and where a *matcher keyword* (`regex`, `literal`,
+`glob`, `ordered`) may appear: only where the schema offers an alternative tagged `x-keyword`. So
+`packages: {regex: absent}` declares a package named `regex`, never a regular expression.
+
+The rule for a string at a matcher position (documented in docs/matchers.md):
+    "present" / "absent"                 Present / Absent
+    starts with < > = !                  a version constraint (">=1.2", "<2", ">=1.2,<2"); invalid → load error
+    contains * or ?                      a glob ("1.22.*"; [...] is a character class inside a glob)
+    anything else                        a literal, compared after normalisation ("12" equals 12)
+    {literal: x} / {glob: g} / {regex: r}  exactly that, whatever the text looks like
+
+Members of a list are literals, globs, constraints or `{regex}` too; a list is a set unless written
+`{ordered: [...]}`. Every expectation has `exact`: the one value that satisfies it (Literal, Present,
+Absent), or NO_EXACT for a pattern — what a remediation plan can set.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import operator
+import re
+from typing import Any, Callable, Mapping
+
+from .matchers import _BOOLEAN_TEXT, ABSENT, MISSING, PRESENT, normalise, version_key
+
+KEYWORDS = ("literal", "glob", "regex", "ordered")
+
+
+class _NoExact:
+    def __repr__(self) -> str:
+        return "<no exact value>"
+
+
+NO_EXACT: Any = _NoExact()
+
+
+def _keyword(name: str, value_schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "x-keyword": name, "properties": {name: value_schema}, "required": [name],
+            "additionalProperties": False}
+
+
+SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean", "null"]}
+PRESENCE: dict[str, Any] = {"enum": [PRESENT, ABSENT]}
+VALUE: dict[str, Any] = {
+    "x-expect": "value",
+    "anyOf": [SCALAR, _keyword("regex", {"type": "string"}), _keyword("literal", SCALAR),
+              _keyword("glob", {"type": "string"})],
+}
+SET: dict[str, Any] = {
+    "x-expect": "set",
+    "anyOf": [{"type": "array", "items": VALUE}, _keyword("ordered", {"type": "array", "items": VALUE}), PRESENCE],
+}
+
+
+class LoadError(ValueError):
+    """An expectation that cannot be built: `path` is where, inside `desired`."""
+
+    def __init__(self, path: tuple[Any, ...], message: str):
+        super().__init__(message)
+        self.path = path
+
+
+# --- the values ---------------------------------------------------------------------------------------
+
+
+class Expectation:
+    """What one declared node requires; `satisfied(actual)` gets MISSING for a node the target lacks."""
+
+    __slots__ = ()
+    raw: Any
+    exact: Any = NO_EXACT
+
+    def satisfied(self, actual: Any) -> bool:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+
+class _Leaf(Expectation):
+    """Scalar checks: missing never matches; a list (several installed versions) matches when one does."""
+
+    __slots__ = ("raw", "want")
+
+    def satisfied(self, actual: Any) -> bool:
+        if actual is MISSING:
+            return False
+        if actual.__class__ is list:
+            return any(self.check(one) for one in actual)
+        return self.check(actual)
+
+    def check(self, actual: Any) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Literal(_Leaf):
+    __slots__ = ("value", "cls")
+
+    def __init__(self, value: Any, raw: Any = None):
+        self.value, self.cls, self.raw = value, value.__class__, value if raw is None else raw
+        self.want = _canonical(value)
+
+    @property
+    def exact(self) -> Any:  # type: ignore[override]
+        return self.value
+
+    def satisfied(self, actual: Any) -> bool:
+        if actual.__class__ is self.cls and actual == self.value:
+            return True
+        if actual.__class__ is str:
+            return _BOOLEAN_TEXT.get(actual, actual) == self.want
+        if actual is MISSING:
+            return False
+        if actual.__class__ is list and self.cls is not list:
+            return any(self.check(one) for one in actual)
+        return _canonical(actual) == self.want
+
+    def check(self, actual: Any) -> bool:
+        return (actual.__class__ is self.cls and actual == self.value) or _canonical(actual) == self.want
+
+
+class Glob(_Leaf):
+    __slots__ = ("match",)
+
+    def __init__(self, pattern: str, raw: Any = None):
+        self.raw, self.want = pattern if raw is None else raw, pattern
+        self.match = re.compile(fnmatch.translate(pattern)).match
+
+    def satisfied(self, actual: Any) -> bool:
+        if actual.__class__ is str:
+            have = _BOOLEAN_TEXT.get(actual, actual)
+            return have == self.want or self.match(have) is not None
+        return actual is not MISSING and (any(map(self.check, actual)) if actual.__class__ is list
+                                          else self.check(actual))
+
+    def check(self, actual: Any) -> bool:
+        have = normalise(actual)
+        return have.__class__ is str and (have == self.want or self.match(have) is not None)
+
+
+class VersionConstraint(_Leaf):
+    __slots__ = ("bounds",)
+
+    def __init__(self, text: str, bounds: tuple[tuple[Callable[[Any, Any], bool], Any], ...]):
+        self.raw, self.want, self.bounds = text, text, bounds
+
+    def check(self, actual: Any) -> bool:
+        have = normalise(actual)
+        if have.__class__ is not str:
+            return False
+        if have == self.want:
+            return True
+        key = version_key(have)
+        return all(compare(key, bound) for compare, bound in self.bounds)
+
+
+class Regex(_Leaf):
+    __slots__ = ("search",)
+
+    def __init__(self, pattern: str, raw: Any):
+        self.raw, self.want, self.search = raw, pattern, re.compile(pattern).search
+
+    def check(self, actual: Any) -> bool:
+        return isinstance(actual, (str, int, float)) and self.search(str(actual)) is not None
+
+
+class Present(Expectation):
+    __slots__ = ()
+    raw = PRESENT
+    exact = PRESENT
+
+    def satisfied(self, actual: Any) -> bool:
+        return actual is not MISSING
+
+
+class Absent(Expectation):
+    __slots__ = ()
+    raw = ABSENT
+    exact = ABSENT
+
+    def satisfied(self, actual: Any) -> bool:
+        return actual is MISSING
+
+
+class _Never:
+    """The class of no observed value: keeps the Literal fast path below from matching a non-literal."""
+
+
+class Fields(Expectation):
+    """A mapping: each declared key (a name or a field) against the same key of the facts."""
+
+    __slots__ = ("entries", "raw", "_checks")
+
+    def __init__(self, entries: tuple[tuple[Any, Expectation], ...], raw: Any = None):
+        self.entries, self.raw = entries, raw
+        # (key, child, value, class): an observed value of exactly a literal's value and class needs no call
+        self._checks = tuple((key, child, child.value, child.cls) if isinstance(child, Literal)
+                             else (key, child, None, _Never) for key, child in entries)
+
+    @property
+    def exact(self) -> Any:  # type: ignore[override]
+        values = {key: child.exact for key, child in self.entries}
+        return NO_EXACT if any(v is NO_EXACT for v in values.values()) else values
+
+    def satisfied(self, actual: Any) -> bool:
+        if actual.__class__ is not dict:
+            if not isinstance(actual, Mapping):
+                return False
+        get = actual.get
+        for key, child, value, cls in self._checks:
+            have = get(key, MISSING)
+            if have.__class__ is cls and have == value:
+                continue
+            if not child.satisfied(MISSING if have is None else have):
+                return False
+        return True
+
+
+class Set(Expectation):
+    """A list compared as a set: every member matches some observed item and every item some member."""
+
+    __slots__ = ("raw", "members", "literals", "plain")
+
+    def __init__(self, members: tuple[Expectation, ...], raw: Any):
+        self.raw, self.members = raw, members
+        only_literals = all(isinstance(m, Literal) for m in members)
+        self.literals = frozenset(m.want for m in members) if only_literals else None  # type: ignore[attr-defined]
+        self.plain = None  # the declared members as they are, when they are plain scalars of one type each
+        if only_literals and all(m.raw.__class__ in (str, int) for m in members):
+            self.plain = frozenset(m.raw for m in members)
+
+    @property
+    def exact(self) -> Any:
+        return list(self.raw) if self.literals is not None else NO_EXACT
+
+    def satisfied(self, actual: Any) -> bool:
+        if actual.__class__ is not list:
+            return False
+        if self.plain is not None:
+            try:
+                if set(actual) == self.plain and all(one.__class__ in (str, int) for one in actual):
+                    return True
+            except TypeError:  # unhashable observed members: the canonical comparison decides
+                pass
+        if self.literals is not None:
+            return set(map(_canonical, actual)) == self.literals
+        return (all(any(m.satisfied(have) for have in actual) for m in self.members)
+                and all(any(m.satisfied(have) for m in self.members) for have in actual))
+
+
+class Ordered(Expectation):
+    """`{ordered: [...]}`: the same length, each member matching the item at its position."""
+
+    __slots__ = ("raw", "members")
+
+    def __init__(self, members: tuple[Expectation, ...], raw: Any):
+        self.raw, self.members = raw, members
+
+    @property
+    def exact(self) -> Any:
+        values = [m.exact for m in self.members]
+        return NO_EXACT if any(v is NO_EXACT for v in values) else values
+
+    def satisfied(self, actual: Any) -> bool:
+        if actual.__class__ is not list or len(actual) != len(self.members):
+            return False
+        return all(m.satisfied(have) for m, have in zip(self.members, actual))
+
+
+def _canonical(value: Any) -> Any:
+    value = normalise(value)
+    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
+
+
+# --- the parser ---------------------------------------------------------------------------------------
+
+_CONSTRAINT = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+}
+_SHARED: dict[tuple[Any, type], Expectation] = {}  # leaves are immutable: one per declared value
+_MAX_SHARED = 200_000
+
+
+def parse(schema: Mapping[str, Any] | None, value: Any, path: tuple[Any, ...] = (),
+          errors: list[LoadError] | None = None) -> Expectation:
+    """`value` declared where `schema` applies → its expectation. An invalid pattern raises LoadError
+    naming its path, or, given `errors`, is appended there (so one pass reports them all)."""
+    try:
+        return _parse(schema, value, path, errors)
+    except LoadError as exc:
+        if errors is None:
+            raise
+        errors.append(exc)
+        return Literal(None, raw=value)
+
+
+def _parse(schema: Mapping[str, Any] | None, value: Any, path: tuple[Any, ...],
+           errors: list[LoadError] | None) -> Expectation:
+    options = _options(schema or {})
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, inner), = value.items()
+            if key in KEYWORDS and any(o.get("x-keyword") == key for o in options):
+                return _keyword_expectation(key, inner, value, options, path + (key,), errors)
+        sub = next((o for o in options if "properties" in o or "additionalProperties" in o), {})
+        names, extra = sub.get("properties", {}), sub.get("additionalProperties")
+        extra = extra if isinstance(extra, dict) else None
+        return Fields(tuple((key, parse(names.get(key, extra), inner, path + (key,), errors))
+                            for key, inner in value.items()), raw=value)
+    if isinstance(value, list):
+        items = next((o["items"] for o in options if isinstance(o.get("items"), dict)), None)
+        return Set(tuple(_member(items, one, path + (n,), errors) for n, one in enumerate(value)), raw=value)
+    return scalar(value, path)
+
+
+def _options(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The schema and, recursively, its anyOf/oneOf alternatives."""
+    found = [schema]
+    for alternative in list(schema.get("anyOf", ())) + list(schema.get("oneOf", ())):
+        found += _options(alternative)
+    return found
+
+
+def _keyword_expectation(key: str, inner: Any, raw: Any, options: list[Mapping[str, Any]],
+                         path: tuple[Any, ...], errors: list[LoadError] | None) -> Expectation:
+    if key == "ordered":
+        if not isinstance(inner, list):
+            raise LoadError(path, f"ordered takes a list, not {inner!r}")
+        items = next((o["properties"]["ordered"].get("items") for o in options if o.get("x-keyword") == key), None)
+        return Ordered(tuple(_member(items, one, path + (n,), errors) for n, one in enumerate(inner)), raw=raw)
+    if key == "regex":
+        try:
+            return Regex(str(inner), raw)
+        except re.error as exc:
+            raise LoadError(path, f"invalid regular expression {inner!r}: {exc}") from None
+    if key == "glob":
+        return Glob(str(inner), raw)
+    return Literal(inner, raw)
+
+
+def _member(items: Mapping[str, Any] | None, value: Any, path: tuple[Any, ...],
+            errors: list[LoadError] | None) -> Expectation:
+    """A list member: a matcher where the schema's items are VALUE, else compared whole as a literal."""
+    if items is not None and any(o.get("x-expect") == "value" for o in _options(items)):
+        if isinstance(value, str) and value in (PRESENT, ABSENT):
+            return Literal(value)
+        return parse(items, value, path, errors)
+    if isinstance(value, dict) and items is not None:
+        found = parse(items, value, path, errors)
+        if not isinstance(found, Fields):
+            return found
+    return Literal(value)
+
+
+def scalar(value: Any, path: tuple[Any, ...] = ()) -> Expectation:
+    """A declared scalar, by the one rule in the module docstring; shared between CIs that declare it."""
+    key = (value, value.__class__)
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _MAX_SHARED:
+            _SHARED.clear()
+        found = _SHARED[key] = _scalar(value, path)
+    return found
+
+
+def _scalar(value: Any, path: tuple[Any, ...]) -> Expectation:
+    if value.__class__ is not str:
+        return Literal(value)
+    if value == PRESENT:
+        return Present()
+    if value == ABSENT:
+        return Absent()
+    if value[:1] in ("<", ">", "=", "!"):
+        return VersionConstraint(value, _constraint_bounds(value, path))
+    if "*" in value or "?" in value:
+        return Glob(value)
+    return Literal(value)
+
+
+def _constraint_bounds(text: str, path: tuple[Any, ...]) -> tuple[tuple[Callable[[Any, Any], bool], Any], ...]:
+    bounds = []
+    for part in text.split(","):
+        found = _CONSTRAINT.match(part)
+        if found is None:
+            raise LoadError(path, f"invalid version constraint {text!r} (write e.g. '>=1.2,<2'; "
+                                  "for a literal value use {literal: ...})")
+        bounds.append((_OPERATORS[found.group(1)], version_key(found.group(2))))
+    return tuple(bounds)
