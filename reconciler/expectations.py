@@ -276,7 +276,7 @@ def _canonical(value: Any) -> Any:
 
 # --- the parser ---------------------------------------------------------------------------------------
 
-_CONSTRAINT = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
+_CONSTRAINT = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([0-9A-Za-z]\S*)\s*$")
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
 }
