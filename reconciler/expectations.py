@@ -141,19 +141,24 @@ class Glob(_Leaf):
 
 
 class VersionConstraint(_Leaf):
-    __slots__ = ("bounds",)
+    __slots__ = ("bounds", "first")
 
     def __init__(self, text: str, bounds: tuple[tuple[Callable[[Any, Any], bool], Any], ...]):
-        self.raw, self.want, self.bounds = text, text, bounds
+        self.raw, self.want, self.bounds, self.first = text, text, bounds[1:], bounds[0]
+
+    def satisfied(self, actual: Any) -> bool:
+        if actual.__class__ is str:
+            if actual == self.want:
+                return True
+            key = version_key(actual)
+            compare, bound = self.first
+            return compare(key, bound) and all(compare(key, bound) for compare, bound in self.bounds)
+        return actual is not MISSING and (any(map(self.check, actual)) if actual.__class__ is list
+                                          else self.check(actual))
 
     def check(self, actual: Any) -> bool:
         have = normalise(actual)
-        if have.__class__ is not str:
-            return False
-        if have == self.want:
-            return True
-        key = version_key(have)
-        return all(compare(key, bound) for compare, bound in self.bounds)
+        return have.__class__ is str and self.satisfied(have)
 
 
 class Regex(_Leaf):
@@ -195,9 +200,9 @@ class Fields(Expectation):
 
     def __init__(self, entries: tuple[tuple[Any, Expectation], ...], raw: Any = None):
         self.entries, self.raw = entries, raw
-        # (key, child, value, class): an observed value of exactly a literal's value and class needs no call
-        self._checks = tuple((key, child, child.value, child.cls) if isinstance(child, Literal)
-                             else (key, child, None, _Never) for key, child in entries)
+        # (key, child, value, class): an observed value equal to `value`, of that class, satisfies the child
+        # without calling it (the common case of a CI in sync)
+        self._checks = tuple((key, child, *_shortcut(child)) for key, child in entries)
 
     @property
     def exact(self) -> Any:  # type: ignore[override]
@@ -218,10 +223,30 @@ class Fields(Expectation):
         return True
 
 
+def _shortcut(child: Expectation) -> tuple[Any, type]:
+    if isinstance(child, Literal):
+        return child.value, child.cls
+    if isinstance(child, (Glob, VersionConstraint)):  # the pattern's own text satisfies it
+        return child.want, str
+    if isinstance(child, Fields) and _plain_tree(child):
+        return child.raw, dict
+    return None, _Never
+
+
+def _plain_tree(node: Expectation) -> bool:
+    """A mapping whose leaves are literal strings, booleans or nulls written as themselves: a dict equal
+    to its declared text satisfies it (== on str/bool/None is exact, unlike 1 == 1.0 == True for numbers;
+    booleans are facts' own booleans, never 0/1, in the fact vocabulary)."""
+    if isinstance(node, Fields):
+        return isinstance(node.raw, dict) and all(_plain_tree(child) for _, child in node.entries)
+    return (isinstance(node, Literal) and node.raw is node.value
+            and (node.value is None or node.value.__class__ in (str, bool)))
+
+
 class Set(Expectation):
     """A list compared as a set: every member matches some observed item and every item some member."""
 
-    __slots__ = ("raw", "members", "literals", "plain")
+    __slots__ = ("raw", "members", "literals", "plain", "bool_risk")
 
     def __init__(self, members: tuple[Expectation, ...], raw: Any):
         self.raw, self.members = raw, members
@@ -230,6 +255,7 @@ class Set(Expectation):
         self.plain = None  # the declared members as they are, when they are plain scalars of one type each
         if only_literals and all(m.raw.__class__ in (str, int) for m in members):
             self.plain = frozenset(m.raw for m in members)
+        self.bool_risk = any(m.raw.__class__ is int and m.raw in (0, 1) for m in members)  # 1 == True
 
     @property
     def exact(self) -> Any:
@@ -240,7 +266,7 @@ class Set(Expectation):
             return False
         if self.plain is not None:
             try:
-                if set(actual) == self.plain and all(one.__class__ in (str, int) for one in actual):
+                if set(actual) == self.plain and (not self.bool_risk or bool not in map(type, actual)):
                     return True
             except TypeError:  # unhashable observed members: the canonical comparison decides
                 pass
