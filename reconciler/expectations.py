@@ -415,3 +415,26 @@ def _constraint_bounds(text: str, path: tuple[Any, ...]) -> tuple[tuple[Callable
                                   "for a literal value use {literal: ...})")
         bounds.append((_OPERATORS[found.group(1)], version_key(found.group(2))))
     return tuple(bounds)
+
+
+def split_dotted(schema: Mapping[str, Any] | None, text: str) -> tuple[str, ...] | None:
+    """A path written the old way (keys joined by dots) back to its keys, guided by the kind's schema:
+    a field must be one the schema names, a name may contain dots. None when the schema cannot place it.
+    Shortest names first, so `users.a.shell` is the shell of user `a`, not a user named `a.shell`."""
+    object_schema = next((o for o in _options(schema or {})
+                          if "properties" in o or isinstance(o.get("additionalProperties"), dict)), None)
+    if object_schema is None:
+        return None
+    fields, names = object_schema.get("properties", {}), object_schema.get("additionalProperties")
+    cuts = [i for i, char in enumerate(text) if char == "."] + [len(text)]
+    for cut in cuts:
+        head, rest = text[:cut], text[cut + 1:]
+        sub = fields.get(head, names if isinstance(names, dict) else None)
+        if sub is None and head not in fields:
+            continue
+        if cut == len(text):
+            return (head,)
+        tail = split_dotted(sub, rest)
+        if tail is not None:
+            return (head,) + tail
+    return None
