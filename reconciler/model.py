@@ -7,7 +7,7 @@ Stages import this module and `errors`, never each other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,6 +27,40 @@ class Change(str, Enum):
 
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+class Flag(StrEnum):
+    """A finding about an item other than drift, with its weight against --fail-on and its meaning.
+
+    A StrEnum: it is its name in reports and the register ("flag:unseen"). Ownership gaps weigh `info`:
+    visible in every report, but a register still being filled in does not fail every scheduled run.
+    """
+
+    weight: str
+    text: str
+
+    def __new__(cls, value: str, weight: str, text: str) -> Flag:
+        member = str.__new__(cls, value)
+        member._value_, member.weight, member.text = value, weight, text
+        return member
+
+    __hash__ = str.__hash__  # equal to its text, so it must hash like it (Enum hashes the member name)
+
+    CONFIGURED_UNOWNED = "configured_unowned", "info", "declared, but no asset in the register"
+    OWNED_UNCONFIGURED = "owned_unconfigured", "info", "an asset in the register that no CI declares"
+    UNSEEN = "unseen", "low", "an asset no scan has seen"
+    STALE = "stale", "low", "an asset not seen for longer than stale_after_days"
+    WARRANTY_EXPIRING = "warranty_expiring", "low", "warranty ends soon"
+    EOL = "eol", "medium", "past its end of life"
+    UNTRACKED = "untracked", "medium", "a resource found that nothing declares or registers"
+    AMBIGUOUS = "ambiguous", "medium", "matches more than one CI or asset"
+    LICENCE_OVER = "licence_over", "high", "more installations than licences"
+    STATE_CONFLICT = "state_conflict", "high", "the register's state contradicts what was observed"
+
+
+def flag_weight(flag: str) -> str:
+    """The weight of a flag; an unknown flag is a programming error, never silently `medium`."""
+    return Flag(flag).weight
 
 
 def severity_rank(level: str | None) -> int:

@@ -56,36 +56,27 @@ def host_of(ci: CI) -> str:
     return str(ci.match.get("host") or ci.id)
 
 
-def _contains(spec: Any) -> list[str]:
-    return list(spec.get("contains") or []) if isinstance(spec, Mapping) else []
-
-
 def spec_of(desired: Mapping[str, Any]) -> dict[str, Any]:
     """The module spec one CI's `desired` needs: only the sections and names it declares."""
     spec: dict[str, Any] = {}
-    for section in ("packages", "services", "sysctl", "users", "groups"):
-        if desired.get(section):
-            spec[section] = sorted(desired[section])
-    if desired.get("files"):
-        spec["files"] = {path: _contains(file) for path, file in desired["files"].items()}
-    if "listening_ports" in desired:
-        spec["listening_ports"] = True
+    for section in SERVER.sections:
+        if section.request is not None and section.name in desired:
+            request = section.request(desired[section.name])
+            if request is not None:
+                spec[section.name] = request
     return spec
 
 
 def merge_specs(specs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Several CIs on one host: the union of what each of them needs."""
+    """Several CIs on one host: the union of what each of them needs, section by section."""
+    merge = {section.name: section.merge for section in SERVER.sections}
     merged: dict[str, Any] = {}
     for spec in specs:
-        for section, value in spec.items():
-            if section == "files":
-                files = merged.setdefault("files", {})
-                for path, lines in value.items():
-                    files[path] = sorted(set(files.get(path, [])) | set(lines))
-            elif section == "listening_ports":
-                merged[section] = True
-            else:
-                merged[section] = sorted(set(merged.get(section, [])) | set(value))
+        for name, value in spec.items():
+            combine = merge.get(name)
+            if combine is not None:  # merging a request with itself normalises it (sorted, no duplicates)
+                value = combine(merged.get(name, value), value)
+            merged[name] = value
     return merged
 
 

@@ -39,10 +39,13 @@ MATCH_SCHEMA = record(account={"type": ["string", "integer"]}, region={"type": "
 
 
 def make_kind(name: str, desired: dict[str, Any],
-              normalise_desired: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Kind:
-    """An aws Kind: match by {account, region, id|name|arn|tags}; without `match`, the CI id is the name."""
+              normalise_desired: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+              identifiers: Mapping[str, tuple[str, ...]] | None = None) -> Kind:
+    """An aws Kind: match by {account, region, id|name|arn|tags}; without `match`, the CI id is the name.
+    `identifiers`: identity keys carrying a register identifier (an instance's `id` is its instance_id)."""
     return Kind(name=name, desired_schema=record(**desired), match_schema=MATCH_SCHEMA,
-                normalise_desired=normalise_desired, default_match=lambda ci_id: {"name": ci_id})
+                normalise_desired=normalise_desired, default_match=lambda ci_id: {"name": ci_id},
+                identifiers=dict(identifiers or {}))
 
 
 # --- the header --------------------------------------------------------------------------------------
