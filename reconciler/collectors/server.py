@@ -119,9 +119,9 @@ def normalise_services(services: Mapping[str, Mapping[str, Any]]) -> dict[str, A
     return result
 
 
-def normalise_setup_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+def normalise_setup_facts(facts: Mapping[str, Any], sections: tuple[Section, ...] | None = None) -> dict[str, Any]:
     """Facts of setup (+ package_facts, service_facts when gathered) -> the server vocabulary."""
-    found = ((section.name, section.translate(facts)) for section in SECTIONS if section.translate)
+    found = ((section.name, section.translate(facts)) for section in sections or SECTIONS if section.translate)
     return {name: value for name, value in found if value is not None}
 
 
