@@ -11,8 +11,9 @@ guess what it means: the expectation's type says it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .expectations import Absent, Expectation, Fields, parse
 from .matchers import MISSING
@@ -47,7 +48,9 @@ def compute_drift(ci: CI, facts: Mapping[str, Any], rules: Rules = Rules()) -> l
 def expectations_of(ci: CI) -> Expectation:
     """For a CI built without going through project load (tests, benchmarks, plugins): parse its desired
     with its kind's schema once, and keep the result on the CI."""
-    from .collectors import kind_schema  # the registry of kinds; imported late, the diff stage needs only this
+    from .collectors import (
+        kind_schema,  # the registry of kinds; imported late, the diff stage needs only this
+    )
 
     expected = parse(kind_schema(ci.kind), dict(ci.desired))
     object.__setattr__(ci, "expected", expected)  # a cache of a value derived from the frozen CI

@@ -24,7 +24,8 @@ import fnmatch
 import json
 import operator
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .matchers import _BOOLEAN_TEXT, ABSENT, MISSING, PRESENT, normalise, version_key
 
@@ -96,7 +97,7 @@ class _Leaf(Expectation):
 
 
 class Literal(_Leaf):
-    __slots__ = ("value", "cls")
+    __slots__ = ("cls", "value")
 
     def __init__(self, value: Any, raw: Any = None):
         self.value, self.cls, self.raw = value, value.__class__, value if raw is None else raw
@@ -196,7 +197,7 @@ class _Never:
 class Fields(Expectation):
     """A mapping: each declared key (a name or a field) against the same key of the facts."""
 
-    __slots__ = ("entries", "raw", "_checks")
+    __slots__ = ("_checks", "entries", "raw")
 
     def __init__(self, entries: tuple[tuple[Any, Expectation], ...], raw: Any = None):
         self.entries, self.raw = entries, raw
@@ -210,9 +211,8 @@ class Fields(Expectation):
         return NO_EXACT if any(v is NO_EXACT for v in values.values()) else values
 
     def satisfied(self, actual: Any) -> bool:
-        if actual.__class__ is not dict:
-            if not isinstance(actual, Mapping):
-                return False
+        if actual.__class__ is not dict and not isinstance(actual, Mapping):
+            return False
         get = actual.get
         for key, child, value, cls in self._checks:
             have = get(key, MISSING)
@@ -246,7 +246,7 @@ def _plain_tree(node: Expectation) -> bool:
 class Set(Expectation):
     """A list compared as a set: every member matches some observed item and every item some member."""
 
-    __slots__ = ("raw", "members", "literals", "plain", "bool_risk")
+    __slots__ = ("bool_risk", "literals", "members", "plain", "raw")
 
     def __init__(self, members: tuple[Expectation, ...], raw: Any):
         self.raw, self.members = raw, members
@@ -279,7 +279,7 @@ class Set(Expectation):
 class Ordered(Expectation):
     """`{ordered: [...]}`: the same length, each member matching the item at its position."""
 
-    __slots__ = ("raw", "members")
+    __slots__ = ("members", "raw")
 
     def __init__(self, members: tuple[Expectation, ...], raw: Any):
         self.raw, self.members = raw, members

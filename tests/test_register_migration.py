@@ -3,14 +3,12 @@ and waivers; the same drift seen again is the same finding, and the waiver still
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from .pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
 from reconciler.diff import Rules
 from reconciler.model import CI, FactSet, Origin, RunResult, Source
 from reconciler.pipeline import reconcile_ci
@@ -19,7 +17,9 @@ from reconciler.register.identify import content_hash
 from reconciler.register.recording import record_run
 from reconciler.register.store import MIGRATIONS, open_register
 
-FIRST_SEEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+from .pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
+
+FIRST_SEEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def register_at_0001(dsn: str) -> None:
@@ -45,7 +45,7 @@ def register_at_0001(dsn: str) -> None:
     engine.dispose()
 
 
-def test_an_old_register_keeps_findings_first_seen_and_waivers(register_dsn, tmp_path):
+def test_an_old_register_keeps_findings_first_seen_and_waivers(register_dsn, tmp_path):  # noqa: F811
     register_at_0001(register_dsn)
     reg = open_register(register_dsn, tmp_path)  # upgrades to head
     ci = CI("web-01", "server", {"packages": {"python3.11": "3.12.*", "nginx": "1.24.*"},
@@ -69,7 +69,7 @@ def test_an_old_register_keeps_findings_first_seen_and_waivers(register_dsn, tmp
         rows = {r.what: r.first_seen for r in conn.execute(sa.select(t.findings.c.what, t.findings.c.first_seen))}
     assert set(rows) == {'drift:packages["python3.11"]', "drift:packages.nginx", 'drift:files["/etc/app.conf"].mode',
                          "flag:configured_unowned"}
-    assert all(seen.replace(tzinfo=timezone.utc) == FIRST_SEEN for seen in rows.values())
+    assert all(seen.replace(tzinfo=UTC) == FIRST_SEEN for seen in rows.values())
     reg.close()
 
 

@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
-from ...expectations import PRESENCE, VALUE
-from ...expectations import SET as SET  # re-exported for the kind modules
+from ... import expectations
 from ..base import Kind
 
 Raw = Mapping[str, Any]
 
 # --- desired-schema building blocks (same matcher grammar as the server kind) -----------------------
 
-MATCHER = VALUE  # the one matcher grammar: reconciler.expectations
+MATCHER = expectations.VALUE  # the one matcher grammar lives in reconciler.expectations
+SET = expectations.SET
+
 TAGS: dict[str, Any] = {"type": "object", "additionalProperties": MATCHER}
-BOOL: dict[str, Any] = {"anyOf": [{"type": "boolean"}, PRESENCE]}
+BOOL: dict[str, Any] = {"anyOf": [{"type": "boolean"}, expectations.PRESENCE]}
 
 
 def record(**properties: Any) -> dict[str, Any]:
