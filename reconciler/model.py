@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Self
 
 
 class Status(str, Enum):
@@ -39,7 +39,7 @@ class Flag(StrEnum):
     weight: str
     text: str
 
-    def __new__(cls, value: str, weight: str, text: str) -> Flag:
+    def __new__(cls, value: str, weight: str, text: str) -> Self:
         member = str.__new__(cls, value)
         member._value_, member.weight, member.text = value, weight, text
         return member
@@ -125,6 +125,43 @@ class Project:
     registry: Any = None  # reconciler.collectors.Registry: the collectors and kinds of this project
 
 
+class Reason(StrEnum):
+    """Why a target could not be looked at (its CI is `unknown`), with the words a report starts with."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_, member.label = value, label
+        return member
+
+    __hash__ = str.__hash__
+
+    UNREACHABLE = "unreachable", "unreachable"
+    AUTH = "auth", "authentication failed"
+    TIMEOUT = "timeout", "timed out"
+    MODULE_FAILURE = "module_failure", "module failed"
+    MALFORMED_FACTS = "malformed_facts", "malformed facts"
+    ACCESS_DENIED = "access_denied", "access denied"
+    THROTTLED = "throttled", "throttled"
+    NOT_SERVED = "not_served", "not served"
+    OTHER = "other", "failed"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A typed failure of one target: the reason, and the message that explains it. str() is the report's
+    `error` text: `<label>: <message>` ("timed out: no result after 30 s"), or the message alone when it
+    already says what happened (`labelled=False`)."""
+
+    reason: Reason
+    message: str
+    labelled: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.reason.label}: {self.message}" if self.labelled else self.message
+
+
 @dataclass(frozen=True)
 class FactSet:
     """What one collector saw of one CI's target.
@@ -139,6 +176,12 @@ class FactSet:
     facts: Mapping[str, Any] | None = None
     error: str | None = None
     identity: Mapping[str, Any] = field(default_factory=dict)
+    reason: Reason | None = None  # typed, when the collector classified the failure
+
+    @classmethod
+    def failed(cls, ci: str, collector: str, scope: str, failure: Failure,
+               identity: Mapping[str, Any] | None = None) -> FactSet:
+        return cls(ci, collector, scope, error=str(failure), identity=dict(identity or {}), reason=failure.reason)
 
     @property
     def ok(self) -> bool:

@@ -18,8 +18,8 @@ from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry, builtin_identifiers
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
-from .model import (CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, flag_weight,
-                    severity_rank)
+from .model import (CI, Collection, Drift, FactSet, Failure, Item, Project, Reason, RunResult, Source, Status,
+                    flag_weight, severity_rank)
 from .paths import covers
 from .register.assets import RegisterSnapshot
 from .register.recording import record_run
@@ -147,7 +147,8 @@ def _collect_options(collector: type, options: RunOptions) -> CollectOptions:
 
 
 def _unserved(cis: list[CI]) -> Collection:
-    facts = {ci.id: FactSet(ci.id, "none", ci.id, error=f"no active collector serves kind '{ci.kind}'")
+    facts = {ci.id: FactSet.failed(ci.id, "none", ci.id, Failure(
+        Reason.NOT_SERVED, f"no active collector serves kind '{ci.kind}'", labelled=False))
              for ci in cis}
     return Collection(facts=facts)
 
@@ -156,7 +157,8 @@ def _fact_set(ci: CI, collections: list[Collection]) -> FactSet:
     for collection in collections:
         if ci.id in collection.facts:
             return collection.facts[ci.id]
-    return FactSet(ci.id, "none", ci.id, error="the collector returned nothing for this CI")
+    return FactSet.failed(ci.id, "none", ci.id,
+                          Failure(Reason.OTHER, "the collector returned nothing for this CI", labelled=False))
 
 
 def _rules(project: Project) -> Rules:

@@ -149,3 +149,30 @@ def test_validate_reports_every_invalid_pattern_with_file_line_and_key(cli, proj
     assert any(":9" in line and "desired.users.deploy.shell.regex" in line and "regular expression" in line
                for line in lines), lines
     assert not any("packages.regex" in line for line in lines)
+
+
+@pytest.mark.parametrize("event, res, reason, text", [
+    ("runner_on_unreachable", {"msg": "Failed to connect: Connection refused"}, "unreachable",
+     "unreachable: Failed to connect: Connection refused"),
+    ("runner_on_unreachable", {"msg": "Permission denied (publickey)."}, "auth",
+     "authentication failed: Permission denied (publickey)."),
+    ("runner_on_failed", {"msg": "Timed out after 2 second(s)."}, "timeout", "timed out: Timed out after 2 second(s)."),
+    ("runner_on_failed", {"msg": "boom"}, "module_failure", "module failed: boom"),
+])
+def test_target_failures_carry_a_typed_reason_and_the_same_error_text(event, res, reason, text):
+    from reconciler.collectors.ansible import failure_reason
+    from reconciler.model import FactSet
+
+    failure = failure_reason(event, res)
+    factset = FactSet.failed("web-01", "ansible", "web-01", failure)
+    assert (factset.reason, factset.error, factset.ok) == (reason, text, False)
+
+
+def test_every_flag_has_a_weight_and_an_unknown_flag_is_an_error():
+    from reconciler.model import Flag, flag_weight
+
+    assert {flag: flag_weight(flag) for flag in ("configured_unowned", "eol", "state_conflict")} == {
+        "configured_unowned": "info", "eol": "medium", "state_conflict": "high"}
+    assert all(flag.text for flag in Flag)
+    with pytest.raises(ValueError):
+        flag_weight("no_such_flag")
