@@ -59,7 +59,7 @@ def expectations_of(ci: CI) -> Expectation:
 
 def _walk(expected: Fields, actual: Mapping[str, Any], prefix: tuple[Any, ...], found: list[Drift]) -> None:
     get = actual.get
-    for key, child in expected.entries:
+    for key, child in zip(expected.keys, expected.children, strict=True):
         have = get(key, MISSING)
         if have is None:
             have = MISSING
