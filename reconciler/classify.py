@@ -40,7 +40,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from .bulk import paused_gc
-from .model import FactSet, Item, Observed, Source, Status
+from .model import FactSet, Flag, Item, Observed, Source, Status
 from .register.assets import Asset, Link, RegisterSnapshot
 from .secrets import redact
 from .register.identify import (NO_MATCH, AssetIndex, Match, canonical_json, identifiers, identify,
@@ -65,6 +65,14 @@ class ClassifySettings:
     # Kinds some collector listed in full this run (a cloud account's buckets...): only an asset of such a
     # kind can be concluded absent without a past sighting. None: every kind (callers that do not say).
     scanned_kinds: frozenset[str] | None = None
+    # by kind: identity keys that carry a register identifier (Kind.identifiers); the built-in kinds' by default
+    aliases: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=lambda: _builtin_aliases())
+
+
+def _builtin_aliases() -> dict[str, Mapping[str, tuple[str, ...]]]:
+    from .collectors import builtin_identifiers  # late: the kinds live with the collectors
+
+    return builtin_identifiers()
 
 
 @dataclass
@@ -161,7 +169,7 @@ def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
     if item.status == Status.UNKNOWN:
         run.unevaluated.add(item.ci or "")
     if match.ambiguous:
-        item.flags.append("ambiguous")
+        item.flags.append(Flag.AMBIGUOUS)
         run.candidates.update(match.tags)
     elif asset is not None:
         _link(run, asset, match, item.ci, found, item)
@@ -169,15 +177,15 @@ def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
         _asset_flags(run, item, asset, observed, running=True, declared=True)
     registered = match.ambiguous or (asset is not None and asset.active)
     if not registered:
-        item.flags.append("configured_unowned")
+        item.flags.append(Flag.CONFIGURED_UNOWNED)
     run.identities.append(_Identity(True, registered, observed, item.owner))
     return item
 
 
 def _identify_ci(run: _Run, item: Item, found: Observed | None) -> Match:
-    ids = identifiers(item.kind, item.identity, {})
+    ids = identifiers(item.kind, item.identity, {}, run.settings.aliases.get(item.kind or ""))
     if found is not None:
-        ids = {**ids, **identifiers(found.kind, found.identity, found.facts)}
+        ids = {**ids, **identifiers(found.kind, found.identity, found.facts, run.settings.aliases.get(found.kind))}
     match = identify(ids, item.asset, run.index, run.keys(item.kind))
     if match is NO_MATCH and not item.asset:
         stored = run.stored_by_ci.get(item.ci)
@@ -199,7 +207,7 @@ def _link(run: _Run, asset: Asset, match: Match, ci: str | None, found: Observed
 # --- observed resources that are no CI ------------------------------------------------------------
 
 def _classify_resources(run: _Run, resources: Sequence[Observed]) -> list[Item]:
-    matches = [(o, identify(identifiers(o.kind, o.identity, o.facts), None, run.index, run.keys(o.kind)))
+    matches = [(o, identify(identifiers(o.kind, o.identity, o.facts, run.settings.aliases.get(o.kind)), None, run.index, run.keys(o.kind)))
                for o in resources]
     matches.sort(key=lambda pair: KEY_RANK.index(pair[1].matched_by or "linked"))  # strongest key first
     contested = _contested(run, matches)
@@ -231,11 +239,11 @@ def _resource_item(run: _Run, resource: Observed, match: Match, contested: bool)
     item = Item(ci=None, kind=resource.kind, status=None, identity=dict(resource.identity))
     asset = run.asset(match)
     if match.ambiguous or contested:
-        item.flags.append("ambiguous")
+        item.flags.append(Flag.AMBIGUOUS)
         run.candidates.update(match.tags)
         return item
     if asset is None:
-        item.flags.append("untracked")
+        item.flags.append(Flag.UNTRACKED)
         item.details = redact({key: resource.facts[key] for key in DECISION_FACTS
                                if resource.facts.get(key) is not None})  # tags may be named "db_password"
         return item
@@ -244,7 +252,7 @@ def _resource_item(run: _Run, resource: Observed, match: Match, contested: bool)
     _link(run, asset, match, None, resource, item)
     item.asset, item.owner = asset.asset_tag, asset.owner
     if asset.active:
-        item.flags.append("owned_unconfigured")
+        item.flags.append(Flag.OWNED_UNCONFIGURED)
     running = str(resource.facts.get("state", "running")).lower() == "running"
     _asset_flags(run, item, asset, observed=True, running=running, declared=False)
     return item if item.flags else None
@@ -261,7 +269,7 @@ def _classify_assets(run: _Run) -> list[Item]:
             run.unevaluated.add(tag)
             continue
         item = Item(ci=None, kind=None, status=None, identity=_asset_identity(asset), asset=tag,
-                    owner=asset.owner, flags=["owned_unconfigured"])
+                    owner=asset.owner, flags=[Flag.OWNED_UNCONFIGURED])
         _asset_flags(run, item, asset, observed=False, running=False, declared=False)
         run.identities.append(_Identity(False, True, False, asset.owner))
         result.append(item)
@@ -277,7 +285,7 @@ def _absence_concluded(run: _Run, tag: str) -> bool:
 
 def _asset_flags(run: _Run, item: Item, asset: Asset, observed: bool, running: bool, declared: bool) -> None:
     if asset.status in CONFLICTING and (declared or (observed and running)):
-        item.flags.append("state_conflict")
+        item.flags.append(Flag.STATE_CONFLICT)
     if observed or asset.status not in IN_SERVICE:
         return
     if item.status == Status.UNKNOWN or (item.ci is None and not _absence_concluded(run, asset.asset_tag)):
@@ -286,10 +294,10 @@ def _asset_flags(run: _Run, item: Item, asset: Asset, observed: bool, running: b
             run.not_covered += 1
         return
     if item.ci is None:
-        item.flags.append("unseen")
+        item.flags.append(Flag.UNSEEN)
     sighting = run.snapshot.sightings.get(asset.asset_tag)
     if sighting is not None and sighting.last_seen < run.stale_before:
-        item.flags.append("stale")
+        item.flags.append(Flag.STALE)
 
 
 _ARN_KINDS = {"s3": "aws.s3.bucket", "iam": "aws.iam.user", "rds": "aws.rds.instance"}
@@ -348,7 +356,7 @@ def _licences(run: _Run, seen: Sequence[Observed]) -> list[Item]:
         if asset.licence_product and asset.seats is not None:
             used = installations(asset.licence_product, seen)
             if used > asset.seats:
-                item.flags.append("licence_over")
+                item.flags.append(Flag.LICENCE_OVER)
                 item.identity = {**item.identity, "installations": used, "seats": asset.seats}
         result.append(item)
     return result
@@ -361,9 +369,9 @@ def _date_flags(run: _Run, items: list[Item]) -> None:
         if asset is None or not asset.active:
             continue
         if asset.warranty_end and run.settings.today <= asset.warranty_end <= horizon:
-            item.flags.append("warranty_expiring")
+            item.flags.append(Flag.WARRANTY_EXPIRING)
         if asset.eol_date and asset.eol_date <= horizon:
-            item.flags.append("eol")
+            item.flags.append(Flag.EOL)
     items[:] = [i for i in items if i.ci is not None or i.flags]
 
 

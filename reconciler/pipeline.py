@@ -15,24 +15,14 @@ from fnmatch import fnmatchcase
 from typing import Any, Iterator, Sequence
 
 from .classify import Classification, ClassifySettings, classify
-from .collectors import Registry
+from .collectors import Registry, builtin_identifiers
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
 from .errors import ReconcilerError
-from .model import (
-    CI,
-    FLAG_SEVERITY,
-    Collection,
-    Drift,
-    FactSet,
-    Item,
-    Project,
-    RunResult,
-    Source,
-    Status,
-    severity_rank,
-)
+from .model import (CI, Collection, Drift, FactSet, Failure, Item, Project, Reason, RunResult, Source, Status,
+                    flag_weight, severity_rank)
 from .notify import Delivery, body, has_changes, send, title
+from .paths import covers
 from .register.assets import RegisterSnapshot, book_value
 from .register.findings import drift_first_seen, finding_changes
 from .register.recording import Recorded, record_run
@@ -159,7 +149,9 @@ def _classify_settings(project: Project, today: Any, options: RunOptions) -> Cla
     settings = project.settings
     return ClassifySettings(today=today, stale_after_days=settings.stale_after_days,
                             identify=settings.raw.get("identification") or {}, include_defaults=options.strict,
-                            scanned_kinds=_scanned_kinds(project, options))
+                            scanned_kinds=_scanned_kinds(project, options),
+                            aliases={name: kind.identifiers for name, kind in project.registry.kinds.items()}
+                            if project.registry is not None else builtin_identifiers())
 
 
 def _scanned_kinds(project: Project, options: RunOptions) -> frozenset[str]:
@@ -244,7 +236,8 @@ def _collect_options(collector: type, options: RunOptions) -> CollectOptions:
 
 
 def _unserved(cis: list[CI]) -> Collection:
-    facts = {ci.id: FactSet(ci.id, "none", ci.id, error=f"no active collector serves kind '{ci.kind}'")
+    facts = {ci.id: FactSet.failed(ci.id, "none", ci.id, Failure(
+        Reason.NOT_SERVED, f"no active collector serves kind '{ci.kind}'", labelled=False))
              for ci in cis}
     return Collection(facts=facts)
 
@@ -253,7 +246,8 @@ def _fact_set(ci: CI, collections: list[Collection]) -> FactSet:
     for collection in collections:
         if ci.id in collection.facts:
             return collection.facts[ci.id]
-    return FactSet(ci.id, "none", ci.id, error="the collector returned nothing for this CI")
+    return FactSet.failed(ci.id, "none", ci.id,
+                          Failure(Reason.OTHER, "the collector returned nothing for this CI", labelled=False))
 
 
 def _rules(project: Project) -> Rules:
@@ -282,14 +276,14 @@ def _waivers_of(ci: CI, waivers: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _waived(drift: Drift, waivers: Sequence[str]) -> Drift:
-    if any(fnmatchcase(drift.path, glob) or drift.path.startswith(glob + ".") for glob in waivers):
+    if any(covers(glob, drift.path) for glob in waivers):
         return replace(drift, waived=True)
     return drift
 
 
 def item_severity(item: Item) -> str | None:
     """The strongest of the item's unwaived drift, its flags, and `missing`."""
-    levels = [d.severity for d in item.drift if not d.waived] + [FLAG_SEVERITY.get(f, "medium") for f in item.flags]
+    levels = [d.severity for d in item.drift if not d.waived] + [flag_weight(f) for f in item.flags]
     if item.status == Status.MISSING:
         levels.append(MISSING_SEVERITY)
     return max(levels, key=severity_rank, default=None)
