@@ -185,10 +185,11 @@ def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
 def _identify_ci(run: _Run, item: Item, found: Observed | None) -> Match:
     ids = identifiers(item.kind, item.identity, {}, run.settings.aliases.get(item.kind or ""))
     if found is not None:
-        ids = {**ids, **identifiers(found.kind, found.identity, found.facts, run.settings.aliases.get(found.kind))}
+        aliases = run.settings.aliases.get(found.kind)
+        ids = {**ids, **identifiers(found.kind, found.identity, found.facts, aliases)}
     match = identify(ids, item.asset, run.index, run.keys(item.kind))
     if match is NO_MATCH and not item.asset:
-        stored = run.stored_by_ci.get(item.ci)
+        stored = run.stored_by_ci.get(item.ci or "")
         if stored is not None and stored.asset_tag in run.snapshot.assets:
             return Match((stored.asset_tag,), "linked", stored.matched_value)
     return match

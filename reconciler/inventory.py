@@ -162,8 +162,9 @@ def _origin_in_chain(exception: BaseException) -> tuple[str, int | None]:
     seen: BaseException | None = exception
     while seen is not None:
         origin = getattr(seen, "obj", None)
-        if getattr(origin, "path", None):
-            return str(origin.path), getattr(origin, "line_num", None)
+        path = getattr(origin, "path", None)
+        if path:
+            return str(path), getattr(origin, "line_num", None)
         seen = seen.__cause__ or seen.__context__
     return _origin_of(exception)
 

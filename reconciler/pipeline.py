@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry, builtin_identifiers
-from .collectors.base import CollectOptions, Progress
+from .collectors.base import CollectOptions, Collector, Progress
 from .diff import Rules, compute_drift
 from .errors import ReconcilerError
 from .model import (CI, Collection, Drift, FactSet, Failure, Item, Project, Reason, RunResult, Source, Status,
@@ -51,7 +51,8 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
         record: bool = True) -> RunResult:
     """One reconcile run. With a register, findings are classified against it and (if `record`) the run
     is recorded in it, in one transaction; without one, against an empty register."""
-    started, timings, today = _now(), {}, datetime.now(timezone.utc).date()
+    timings: dict[str, float] = {}
+    started, today = _now(), datetime.now(timezone.utc).date()
     cis = select_cis(project.cis, options)
     with _timed(timings, "collect"):
         collections = collect(project, cis, options)
@@ -102,8 +103,8 @@ def _money(project: Project, items: Sequence[Item], snapshot: RegisterSnapshot, 
             per_seat = float(asset.purchase_cost) / asset.seats if asset.purchase_cost and asset.seats else None
             values[tag] = {"book_value": None if value is None else float(value),
                            "currency": asset.currency or "(no currency)", "cost_per_seat": per_seat}
-    wanted = {(item.kind, identity_key(item.identity)) for item in items if "untracked" in item.flags}
-    facts_of = {}
+    wanted = {(item.kind or "", identity_key(item.identity)) for item in items if "untracked" in item.flags}
+    facts_of: dict[tuple[str, str], Mapping[str, Any]] = {}
     if wanted:
         for seen in observed:
             key = (seen.kind, identity_key(seen.identity))
@@ -201,7 +202,7 @@ def select_cis(cis: Sequence[CI], options: RunOptions) -> list[CI]:
 def collect(project: Project, cis: Sequence[CI], options: RunOptions) -> list[Collection]:
     """Run each collector once over the CIs of the kinds it serves in this run."""
     registry: Registry = project.registry
-    by_collector: dict[type, list[CI]] = {}
+    by_collector: dict[type[Collector], list[CI]] = {}
     unserved: list[CI] = []
     if options.limit is None:  # collectors that look for undeclared resources scan even without CIs
         for scanner in registry.scanners(project.settings):
@@ -215,7 +216,7 @@ def collect(project: Project, cis: Sequence[CI], options: RunOptions) -> list[Co
     return collections + [_unserved(unserved)] if unserved else collections
 
 
-def _collect_one(project: Project, collector: type, group: list[CI], options: RunOptions) -> Collection:
+def _collect_one(project: Project, collector: type[Collector], group: list[CI], options: RunOptions) -> Collection:
     """The collector boundary: a collector that breaks on what it was given (a plugin's bug, raw data of
     a shape nobody expected) makes its own CIs `unknown` and its scope failed — not the whole run's end.
     Configuration errors (CollectorError) still stop the run: nothing could be collected as asked."""
@@ -229,7 +230,7 @@ def _collect_one(project: Project, collector: type, group: list[CI], options: Ru
                           sources=(Source(collector.name, "*", "failed", error),))
 
 
-def _collect_options(collector: type, options: RunOptions) -> CollectOptions:
+def _collect_options(collector: type[Collector], options: RunOptions) -> CollectOptions:
     kinds = [k.name for k in collector.kinds if options.kind is None or fnmatchcase(k.name, options.kind)]
     return CollectOptions(facts_dir=options.facts_dir, progress=options.progress,
                           extra={"kinds": kinds} if options.kind else {})

@@ -88,7 +88,7 @@ MONEY_FIELDS = ("purchase_cost", "salvage_value")
 
 def asset_from_row(row: Mapping[str, Any]) -> Asset:
     """A database row (or any mapping with the asset's keys) -> Asset."""
-    values = {name: row.get(name) for name in ASSET_FIELDS}
+    values: dict[str, Any] = {name: row.get(name) for name in ASSET_FIELDS}
     values["custom"] = dict(row.get("custom") or {})
     return Asset(**values)
 

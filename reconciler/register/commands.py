@@ -239,7 +239,8 @@ def _write_runs(runs: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[st
 
 
 def _timeline(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    timeline, previous = [], {}
+    timeline: list[dict[str, Any]] = []
+    previous: Mapping[str, Any] = {}
     for row in versions:
         changes = fact_changes(previous, row["facts"]) if row["version"] > 1 else []
         timeline.append({"version": row["version"], "recorded_at": row["recorded_at"],

@@ -83,7 +83,8 @@ def column_key(header: str) -> str:
 
 def map_columns(headers: Sequence[str]) -> dict[str, str]:
     """Header as written -> canonical field, or 'custom:<header>'. Two columns for one field is an error."""
-    mapping, taken = {}, {}
+    mapping: dict[str, str] = {}
+    taken: dict[str, str] = {}
     for header in headers:
         if header.strip().lower().startswith("custom:"):
             mapping[header] = f"custom:{header.strip()[7:]}"
@@ -134,7 +135,8 @@ def _json_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
             raise RegisterError(f"record {number}: expected an object")
-        custom = record.get("custom") if isinstance(record.get("custom"), dict) else {}
+        custom = record.get("custom")
+        custom = custom if isinstance(custom, dict) else {}
         mapping = map_columns([k for k in record if k != "custom"])
         values = {mapping[k]: v for k, v in record.items() if k != "custom"}
         values.update({f"custom:{k}": v for k, v in custom.items()})
@@ -150,7 +152,9 @@ def read_assets(path: Path, fmt: str | None = None) -> list[Asset]:
         raise RegisterError(f"cannot read {path}: {error}") from None
     where = "line" if fmt == "csv" else "record"
     records = _csv_records(text) if fmt == "csv" else _json_records(text)
-    assets, problems, first_line = [], [], {}
+    assets: list[Asset] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
     try:
         for number, values in records:
             _parse_record(number, values, where, assets, problems, first_line)

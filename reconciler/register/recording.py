@@ -269,7 +269,9 @@ def _record_findings(conn: Connection, run: RunResult, keyed: Sequence[tuple[str
     stored = {row.fingerprint: row for row in conn.execute(
         sa.select(f.fingerprint, f.subject, f.source, f.resolved_at, f.first_seen))}
     evaluated = {subject_of(item) for item in run.items} - unevaluated
-    new, reopen, known = [], [], []
+    new: list[dict[str, Any]] = []
+    reopen: list[dict[str, Any]] = []
+    known: list[str] = []
     for fp, row in current.items():
         old = stored.get(fp)
         if old is None:

@@ -35,7 +35,7 @@ def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
                     copy.write_row(row)
         else:
             marks = ", ".join("?" * (len(columns) + len(same)))
-            cursor.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks})", prepared)
+            cursor.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks})", list(prepared))
     finally:
         cursor.close()
 

@@ -252,7 +252,7 @@ class Register:
     def asset(self, tag: str) -> Asset | None:
         with self.reading() as conn:
             row = conn.execute(sa.select(t.assets).where(t.assets.c.asset_tag == tag)).first()
-            return asset_from_row(row._mapping) if row else None
+            return asset_from_row(dict(row._mapping)) if row else None
 
     def rows(self, table: sa.Table, *where: Any, order: Sequence[Any] = (), limit: int | None = None
              ) -> list[dict[str, Any]]:
@@ -270,7 +270,9 @@ class Register:
     def add_waiver(self, ci: str, path: str, reason: str, by: str, until: date) -> int:
         with self.writing() as conn:
             values = {"ci": ci, "path": path, "reason": reason, "by": by, "until": until, "created_at": now()}
-            return int(conn.execute(t.waivers.insert().values(values)).inserted_primary_key[0])
+            key = conn.execute(t.waivers.insert().values(values)).inserted_primary_key
+            assert key is not None  # an insert always has one
+            return int(key[0])
 
     def record_change(self, *, ci: str | None, path: str | None, before: Any, after: Any, who: str,
                       plan_digest: str | None, run_id: str | None = None, asset_tag: str | None = None) -> None:

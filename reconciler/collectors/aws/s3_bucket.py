@@ -144,20 +144,20 @@ def list_buckets(client_for: Callable[[str], Any], regions: list[str]) -> list[R
     client = client_for(regions[0])  # ListBuckets and GetBucketLocation answer the same from any region
     records = _buckets(client)
     if all(record.get("BucketRegion") for record in records):
-        return records
+        return list[Raw](records)
     by_name = {record["Name"]: record for record in records}
     found: dict[str, str] = {}
     for region in regions:
         names = [record["Name"] for record in _buckets(client, BucketRegion=region)]
         if names and (set(names) & set(found) or location(client, {"Name": names[0]})["region"] != region):
-            return records  # the filter was not applied: locate each bucket on its own (see unlocated)
+            return list[Raw](records)  # the filter was not applied: locate each bucket on its own (see unlocated)
         found.update((name, region) for name in names if name in by_name)
     for name, bucket in by_name.items():
         if name in found:
             bucket["BucketRegion"] = found[name]
         else:
             bucket[OUTSIDE_SCANNED_REGIONS] = True
-    return records
+    return list[Raw](records)
 
 
 def normalise(raw: Raw) -> dict[str, Any]:
