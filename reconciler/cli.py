@@ -10,9 +10,11 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
-from . import pipeline, scaffold
+from . import apply as applying
+from . import pipeline, review, scaffold
+from . import plan as plans
 from .errors import ProjectError, ReconcilerError, UsageError
 from .model import SEVERITIES, Project, RunResult
 from .progress import progress_for
@@ -82,8 +84,69 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--verbose", action="store_true")
     report.set_defaults(handler=cmd_report)
 
+    _change_commands(commands)
     _register_commands(commands.add_parser("register", help="the asset register: import, export, list, show"))
     return parser
+
+
+def _change_commands(commands: Any) -> None:
+    """`plan` and `apply` (SPEC §6): change review."""
+    plan = commands.add_parser("plan", help="as run, then write a remediation plan for change review")
+    plan.add_argument("--out", metavar="PLAN", help="write the plan file here")
+    plan.add_argument("--limit", metavar="GLOB", help="only CIs whose id matches")
+    plan.add_argument("--kind", metavar="GLOB", help="only CIs of this kind (glob)")
+    plan.add_argument("--format", choices=sorted(review.RENDERERS), default="text", help="the review's format")
+    plan.add_argument("--output", metavar="FILE", help="write the review here instead of stdout")
+    plan.add_argument("--allow-disruptive", action="store_true", help="make disruptive fixes automatic")
+    plan.add_argument("--no-preview", action="store_true", help="skip the Ansible check-mode preview")
+    plan.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
+    plan.add_argument("--quiet", action="store_true", help="no progress output")
+    plan.set_defaults(handler=cmd_plan)
+    apply = commands.add_parser("apply", help="re-verify and apply a reviewed plan")
+    apply.add_argument("plan", metavar="PLAN")
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument("--max-changes", type=int, default=50, metavar="N", help="refuse plans with more steps")
+    apply.add_argument("--stop-on-error", action="store_true", help="stop at the first failing step")
+    apply.set_defaults(handler=cmd_apply)
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    facts_dir = str(Path(args.facts_dir).resolve()) if args.facts_dir else None
+    project = load_project(args.project, facts_dir=facts_dir)
+    options = pipeline.RunOptions(limit=args.limit, kind=args.kind, facts_dir=facts_dir,
+                                  progress=progress_for(sys.stderr, args.quiet or args.format != "text"))
+    facts: dict[str, Any] = {}
+    with open_register(resolve_dsn(args.register, project.settings.register), project.root) as register:
+        result = pipeline.run(project, options, register, record=True, facts_out=facts)
+    made = plans.build_plan(plans.PlanInput(project, result.items, facts, result.id, args.allow_disruptive))
+    previews = {} if args.no_preview or facts_dir else applying.preview(project, made)
+    if args.out:
+        plans.write_plan(made, args.out)
+    text = review.RENDERERS[args.format](made, previews)
+    Path(args.output).write_text(text, encoding="utf-8") if args.output else out.write(text)
+    return plans.plan_exit_code(made, result.items)
+
+
+def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.yes and not sys.stdin.isatty():
+        raise applying.Refused("refused: not on a terminal and no --yes; nothing was changed")
+    project = load_project(args.project)
+    made = plans.read_plan(args.plan)
+    options = applying.ApplyOptions(max_changes=args.max_changes, stop_on_error=args.stop_on_error,
+                                    who=plans.current_user())
+
+    def confirm(steps: Any) -> bool:
+        if args.yes:
+            return True
+        sys.stderr.write(review.render_text({**made, "steps": steps}, {}))
+        return input(f"apply these {len(steps)} step(s)? [y/N] ").strip().lower() in ("y", "yes")
+
+    with open_register(resolve_dsn(args.register, project.settings.register), project.root) as register:
+        done = applying.apply_plan(project, made, register, options, confirm)
+    for step in made["steps"]:
+        result, detail = done.results.get(step["id"], ("skipped", None))
+        out.write(f"{step['id']} {step['ci']} {step['path']}: {result}{': ' + detail if detail else ''}\n")
+    return done.exit_code
 
 
 def _register_commands(parser: argparse.ArgumentParser) -> None:
