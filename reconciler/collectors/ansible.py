@@ -385,8 +385,9 @@ class AnsibleCollector(Collector):
             private_data_dir=str(private), **what, inventory=[str(inventory), *sources],
             forks=forks, timeout=deadline, quiet=True, suppress_env_files=True,
             suppress_output_file=True, settings={"pexpect_timeout": 0.5, "suppress_ansible_output": True},
-            cmdline=f"--module-path {shlex.quote(str(MODULE_DIR))} --timeout {timeout} --task-timeout {timeout}"
-            + (" --check --diff" if check else ""),
+            # ansible-playbook has no --task-timeout (and a package install may rightly take longer)
+            cmdline=f"--module-path {shlex.quote(str(MODULE_DIR))} --timeout {timeout}"
+            + (" --check --diff" if check else "" if playbook else f" --task-timeout {timeout}"),
         )
         began = time.monotonic()
         try:

@@ -78,13 +78,14 @@ class StepEvents:
         self.host_failed: dict[str, str] = {}
         self.tasks: list[tuple[str, str]] = []  # (host, module) of every task started
         self.facts: dict[str, dict[str, Any]] = {}  # host -> facts of the closing fact task
+        self.seen: set[str] = set()  # step ids Ansible reported on
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind, data = event.get("event"), event.get("event_data") or {}
         res = data.get("res") or {}
         if kind == "runner_on_start":
             self.tasks.append((data.get("host", ""), data.get("task_action", "")))
-        elif kind in ("runner_item_on_ok", "runner_item_on_failed"):
+        elif kind in ("runner_item_on_ok", "runner_item_on_failed", "runner_item_on_skipped"):
             self._item(kind, res)
         elif kind == "runner_on_ok" and isinstance(res.get(FACTS), dict):
             self.facts[data.get("host", "")] = res[FACTS]
@@ -96,6 +97,7 @@ class StepEvents:
 
     def _item(self, kind: str, res: Mapping[str, Any]) -> None:
         step = str((res.get("item") or {}).get("id", ""))
+        self.seen.add(step)
         if kind == "runner_item_on_failed":
             self.failed.setdefault(step, _message(res))
         if res.get("changed"):
@@ -109,8 +111,11 @@ class StepEvents:
         host = step["target"]["host"]
         if host in self.unreachable:
             return f"unreachable: {self.unreachable[host]}"
-        return self.failed.get(step["id"]) or (f"host failed: {self.host_failed[host]}"
-                                               if host in self.host_failed else None)
+        if host in self.host_failed:
+            return f"host failed: {self.host_failed[host]}"
+        if step["id"] not in self.seen:
+            return "no result from Ansible for this step"
+        return self.failed.get(step["id"])
 
 
 def _message(res: Mapping[str, Any]) -> str:
