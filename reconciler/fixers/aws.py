@@ -190,8 +190,7 @@ def execute(step: Mapping[str, Any], client_for: Callable[[str], Any]) -> None:
         call(GroupId=target["id"], IpPermissions=[parse_rule(args["rule"])])
         return None
     if action == "modify_instance_type":
-        client_for("ec2").modify_instance_attribute(InstanceId=target["id"],
-                                                    InstanceType={"Value": args["instance_type"]})
+        _resize(client_for("ec2"), target["id"], args["instance_type"])
     elif action == "modify_metadata_options":
         client_for("ec2").modify_instance_metadata_options(InstanceId=target["id"], HttpTokens=args["http_tokens"])
     elif action == "modify_db_instance":
@@ -199,6 +198,17 @@ def execute(step: Mapping[str, Any], client_for: Callable[[str], Any]) -> None:
     else:
         raise ValueError(f"unknown cloud action {action}")
     return None
+
+
+def _resize(ec2: Any, instance: str, instance_type: str) -> None:
+    """Stop (when running), change the type, start again: the disruption the plan warned about."""
+    state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    if state == "running":
+        ec2.stop_instances(InstanceIds=[instance])
+        ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance], WaiterConfig={"Delay": 1, "MaxAttempts": 600})
+    ec2.modify_instance_attribute(InstanceId=instance, InstanceType={"Value": instance_type})
+    if state == "running":
+        ec2.start_instances(InstanceIds=[instance])
 
 
 def _tag(kind: str, target: Mapping[str, Any], tags: Mapping[str, str], client_for: Callable[[str], Any]) -> None:
