@@ -24,8 +24,13 @@ from .model import CI, FactSet, Project
 from .plan import automatic, facts_digest, path_parts, project_digest, seal
 from .register.store import Register
 
-APPLIED, UNVERIFIED, FAILED, MANUAL, SKIPPED = ("applied+verified", "applied-not-verified", "failed",
-                                                "skipped-manual", "skipped")
+APPLIED, UNVERIFIED, FAILED, MANUAL, SKIPPED = (
+    "applied+verified",
+    "applied-not-verified",
+    "failed",
+    "skipped-manual",
+    "skipped",
+)
 
 
 class Refused(ReconcilerError):
@@ -52,18 +57,25 @@ class ApplyResult:
 
 # --- refusals -------------------------------------------------------------------------------------
 
+
 def check_plan(project: Project, plan: Mapping[str, Any], options: ApplyOptions) -> None:
     """Refuse an edited plan, a changed desired state, or more automatic steps than allowed."""
     cis = sorted({step["ci"] for step in plan["steps"]})
     if seal(plan)["digest"] != plan.get("digest"):
-        raise Refused(f"refused: the plan was edited after it was made (digest mismatch); CIs: {', '.join(cis)}")
+        raise Refused(
+            f"refused: the plan was edited after it was made (digest mismatch); CIs: {', '.join(cis)}"
+        )
     if project_digest(project.cis) != plan.get("project_digest"):
-        raise Refused("refused: the desired state changed since the plan was made (project digest mismatch); "
-                      f"plan again. Planned CIs: {', '.join(cis)}")
+        raise Refused(
+            "refused: the desired state changed since the plan was made (project digest mismatch); "
+            f"plan again. Planned CIs: {', '.join(cis)}"
+        )
     steps = automatic(plan)
     if len(steps) > options.max_changes:
-        raise Refused(f"refused: the plan holds {len(steps)} automatic steps, more than --max-changes {options.max_changes};"
-                      f" CIs: {', '.join(sorted({s['ci'] for s in steps}))}")
+        raise Refused(
+            f"refused: the plan holds {len(steps)} automatic steps, more than --max-changes "
+            f"{options.max_changes}; CIs: {', '.join(sorted({s['ci'] for s in steps}))}"
+        )
 
 
 def check_fresh(project: Project, plan: Mapping[str, Any], facts: Mapping[str, FactSet]) -> None:
@@ -85,8 +97,14 @@ def check_fresh(project: Project, plan: Mapping[str, Any], facts: Mapping[str, F
 
 # --- the run --------------------------------------------------------------------------------------
 
-def apply_plan(project: Project, plan: Mapping[str, Any], register: Register, options: ApplyOptions,
-               confirm: Callable[[Sequence[Mapping[str, Any]]], bool]) -> ApplyResult:
+
+def apply_plan(
+    project: Project,
+    plan: Mapping[str, Any],
+    register: Register,
+    options: ApplyOptions,
+    confirm: Callable[[Sequence[Mapping[str, Any]]], bool],
+) -> ApplyResult:
     outcome = ApplyResult()
     check_plan(project, plan, options)
     cis = _planned_cis(project, plan)
@@ -123,8 +141,9 @@ def collect(project: Project, cis: Sequence[CI]) -> dict[str, FactSet]:
     return facts
 
 
-def _carry_out(project: Project, steps: Sequence[Mapping[str, Any]], options: ApplyOptions,
-               outcome: ApplyResult) -> dict[str, FactSet]:
+def _carry_out(
+    project: Project, steps: Sequence[Mapping[str, Any]], options: ApplyOptions, outcome: ApplyResult
+) -> dict[str, FactSet]:
     """Server steps in one Ansible run, then cloud steps; returns the server facts gathered at the end."""
     servers = [s for s in steps if s["kind"] == "server"]
     cloud = [s for s in steps if s["kind"] != "server"]
@@ -147,8 +166,9 @@ def _carry_out(project: Project, steps: Sequence[Mapping[str, Any]], options: Ap
     return _server_facts(project, servers, events)
 
 
-def run_server_steps(project: Project, steps: Sequence[Mapping[str, Any]], check: bool,
-                     stop_on_error: bool = False) -> StepEvents:
+def run_server_steps(
+    project: Project, steps: Sequence[Mapping[str, Any]], check: bool, stop_on_error: bool = False
+) -> StepEvents:
     """One ansible-runner run of the fixed playbook over every host with steps (check: the preview)."""
     events = StepEvents()
     if not steps:
@@ -159,9 +179,13 @@ def run_server_steps(project: Project, steps: Sequence[Mapping[str, Any]], check
     for step in steps:
         specs.setdefault(step["target"]["host"], []).append(spec_of(by_id[step["ci"]].desired))
     collector = AnsibleCollector(project, CollectOptions())
-    collector.run_playbook({host: merge_specs(found) for host, found in specs.items()},
-                           playbook(stop_on_error, gather=not check), events,
-                           {host: {"reconciler_steps": actions} for host, actions in hosts.items()}, check=check)
+    collector.run_playbook(
+        {host: merge_specs(found) for host, found in specs.items()},
+        playbook(stop_on_error, gather=not check, actions={s["action"] for s in steps}),
+        events,
+        {host: {"reconciler_steps": actions} for host, actions in hosts.items()},
+        check=check,
+    )
     return events
 
 
@@ -177,14 +201,21 @@ def preview(project: Project, plan: Mapping[str, Any]) -> dict[str, list[str]]:
     return diffs
 
 
-def _server_facts(project: Project, steps: Sequence[Mapping[str, Any]], events: StepEvents) -> dict[str, FactSet]:
+def _server_facts(
+    project: Project, steps: Sequence[Mapping[str, Any]], events: StepEvents
+) -> dict[str, FactSet]:
     facts = {}
     for step in steps:
         host = step["target"]["host"]
         found = events.facts.get(host)
-        facts[step["ci"]] = FactSet(step["ci"], "ansible", host, facts=found,
-                                    error=None if found is not None else "no facts after apply",
-                                    identity={"host": host})
+        facts[step["ci"]] = FactSet(
+            step["ci"],
+            "ansible",
+            host,
+            facts=found,
+            error=None if found is not None else "no facts after apply",
+            identity={"host": host},
+        )
     return facts
 
 
@@ -210,11 +241,19 @@ def _describe(exc: BaseException) -> str:
 
 # --- verification and recording --------------------------------------------------------------------
 
-def _verify(project: Project, cis: Sequence[CI], steps: Sequence[Mapping[str, Any]],
-            server_facts: dict[str, FactSet], outcome: ApplyResult) -> None:
+
+def _verify(
+    project: Project,
+    cis: Sequence[CI],
+    steps: Sequence[Mapping[str, Any]],
+    server_facts: dict[str, FactSet],
+    outcome: ApplyResult,
+) -> None:
     cloud = [ci for ci in cis if ci.kind != "server" and any(s["ci"] == ci.id for s in steps)]
     facts = {**server_facts, **collect(project, cloud)}
-    items = {item.ci: item for item in pipeline.diff_cis(project, [c for c in cis if c.id in facts], facts, [])}
+    items = {
+        item.ci: item for item in pipeline.diff_cis(project, [c for c in cis if c.id in facts], facts, [])
+    }
     by_id = {ci.id: ci for ci in cis}
     for step in steps:
         result, _ = outcome.results[step["id"]]
@@ -222,9 +261,15 @@ def _verify(project: Project, cis: Sequence[CI], steps: Sequence[Mapping[str, An
             continue
         found = facts.get(step["ci"])
         if found is None or not found.ok:
-            outcome.results[step["id"]] = (UNVERIFIED, f"could not re-collect: {found.error if found else '-'}")
+            outcome.results[step["id"]] = (
+                UNVERIFIED,
+                f"could not re-collect: {found.error if found else '-'}",
+            )
         elif not _holds(step, by_id[step["ci"]], found, items.get(step["ci"])):
-            outcome.results[step["id"]] = (UNVERIFIED, "applied, but the drift is still there when re-collected")
+            outcome.results[step["id"]] = (
+                UNVERIFIED,
+                "applied, but the drift is still there when re-collected",
+            )
 
 
 def _holds(step: Mapping[str, Any], ci: CI, facts: FactSet, item: Any) -> bool:
@@ -232,9 +277,9 @@ def _holds(step: Mapping[str, Any], ci: CI, facts: FactSet, item: Any) -> bool:
     if step.get("element"):
         members = _lookup(facts.facts or {}, parts) or []
         return (step["desired"] in members) == (step["element"] == "add")
-    for drift in (item.drift if item else []):
+    for drift in item.drift if item else []:
         other = path_parts(drift, ci)
-        if other[:len(parts)] == parts or parts[:len(other)] == other:
+        if other[: len(parts)] == parts or parts[: len(other)] == other:
             return False
     return True
 
@@ -250,7 +295,18 @@ def _record(register: Register, plan: Mapping[str, Any], outcome: ApplyResult, w
     for step in plan["steps"]:
         result, detail = outcome.results.get(step["id"], (SKIPPED, "not attempted"))
         text = f"{step['action']} {step['why']}".strip() + (f": {detail}" if detail else "")
-        rows.append({"ci": step["ci"], "path": step["path"], "before": step["actual"], "after": step["desired"],
-                     "who": who, "plan_digest": plan["digest"], "run_id": plan.get("run_id"),
-                     "plan_id": plan.get("plan_id"), "result": result, "detail": text})
+        rows.append(
+            {
+                "ci": step["ci"],
+                "path": step["path"],
+                "before": step["actual"],
+                "after": step["desired"],
+                "who": who,
+                "plan_digest": plan["digest"],
+                "run_id": plan.get("run_id"),
+                "plan_id": plan.get("plan_id"),
+                "result": result,
+                "detail": text,
+            }
+        )
     register.record_changes(rows)

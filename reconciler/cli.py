@@ -95,7 +95,8 @@ def _change_commands(commands: Any) -> None:
     plan.add_argument("--out", metavar="PLAN", help="write the plan file here")
     plan.add_argument("--limit", metavar="GLOB", help="only CIs whose id matches")
     plan.add_argument("--kind", metavar="GLOB", help="only CIs of this kind (glob)")
-    plan.add_argument("--format", choices=sorted(review.RENDERERS), default="text", help="the review's format")
+    plan.add_argument("--format", choices=sorted(review.RENDERERS), default="text",
+                      help="the review's format")
     plan.add_argument("--output", metavar="FILE", help="write the review here instead of stdout")
     plan.add_argument("--allow-disruptive", action="store_true", help="make disruptive fixes automatic")
     plan.add_argument("--no-preview", action="store_true", help="skip the Ansible check-mode preview")
@@ -105,7 +106,8 @@ def _change_commands(commands: Any) -> None:
     apply = commands.add_parser("apply", help="re-verify and apply a reviewed plan")
     apply.add_argument("plan", metavar="PLAN")
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    apply.add_argument("--max-changes", type=int, default=50, metavar="N", help="refuse plans with more steps")
+    apply.add_argument("--max-changes", type=int, default=50, metavar="N",
+                       help="refuse plans with more automatic steps (default 50)")
     apply.add_argument("--stop-on-error", action="store_true", help="stop at the first failing step")
     apply.set_defaults(handler=cmd_apply)
 
@@ -146,6 +148,8 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     for step in made["steps"]:
         result, detail = done.results.get(step["id"], ("skipped", None))
         out.write(f"{step['id']} {step['ci']} {step['path']}: {result}{': ' + detail if detail else ''}\n")
+    spent = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in done.timings.items())
+    sys.stderr.write(f"apply: {len(done.results)} step(s); {spent}\n")
     return done.exit_code
 
 

@@ -33,6 +33,7 @@ _GLOB = re.compile(r"[*?\[]")
 
 # --- digests --------------------------------------------------------------------------------------
 
+
 def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
@@ -43,8 +44,12 @@ def sha256(value: Any) -> str:
 
 def project_digest(cis: Iterable[CI]) -> str:
     """The rendered desired state: every CI's identity, declaration and rules."""
-    return sha256(sorted(([ci.id, ci.kind, dict(ci.match), ci.desired, list(ci.ignore), dict(ci.severity)]
-                          for ci in cis), key=lambda row: row[0]))
+    return sha256(
+        sorted(
+            ([ci.id, ci.kind, dict(ci.match), ci.desired, list(ci.ignore), dict(ci.severity)] for ci in cis),
+            key=lambda row: row[0],
+        )
+    )
 
 
 def declared_facts(desired: Mapping[str, Any], facts: Mapping[str, Any] | None) -> Any:
@@ -73,6 +78,7 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
 
 # --- the adapter: how drift paths and declared values are spelled ----------------------------------
 
+
 def path_parts(drift: Drift, ci: CI) -> tuple[Any, ...]:
     """The drift's path as a tuple of keys. Dotted paths are split against the CI's declared tree, so that
     keys holding dots (`files./etc/x.conf`, `sysctl.net.ipv4.ip_forward`) stay whole."""
@@ -88,7 +94,7 @@ def path_parts(drift: Drift, ci: CI) -> tuple[Any, ...]:
             parts.extend(rest.split("."))
             break
         parts.append(key)
-        node, rest = node[key], rest[len(key) + 1:]
+        node, rest = node[key], rest[len(key) + 1 :]
     return tuple(parts)
 
 
@@ -111,6 +117,7 @@ def exact_value(desired: Any) -> tuple[Any, str | None]:
 
 # --- building the plan ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PlanInput:
     project: Project
@@ -131,14 +138,22 @@ def build_plan(given: PlanInput) -> dict[str, Any]:
         facts = given.facts[ci.id]
         for fix, drift, parts in _fixes(ci, item, facts, given, registry):
             steps.append(_step(len(steps) + 1, ci, fix, drift, parts, facts))
-    plan = {"schema": SCHEMA, "plan_id": str(uuid.uuid4()), "created_at": _now(), "created_by": current_user(),
-            "project_digest": project_digest(given.project.cis), "run_id": given.run_id,
-            "allow_disruptive": given.allow_disruptive, "steps": steps}
+    plan = {
+        "schema": SCHEMA,
+        "plan_id": str(uuid.uuid4()),
+        "created_at": _now(),
+        "created_by": current_user(),
+        "project_digest": project_digest(given.project.cis),
+        "run_id": given.run_id,
+        "allow_disruptive": given.allow_disruptive,
+        "steps": steps,
+    }
     return seal(plan)
 
 
-def _fixes(ci: CI, item: Item, facts: FactSet, given: PlanInput, registry: Mapping[str, Any]
-           ) -> Iterable[tuple[Fix, Drift | None, tuple[Any, ...]]]:
+def _fixes(
+    ci: CI, item: Item, facts: FactSet, given: PlanInput, registry: Mapping[str, Any]
+) -> Iterable[tuple[Fix, Drift | None, tuple[Any, ...]]]:
     if item.status == Status.MISSING:
         yield manual(f"{ci.kind} {ci.id} does not exist: create it with your provisioning tool"), None, ()
         return
@@ -148,8 +163,19 @@ def _fixes(ci: CI, item: Item, facts: FactSet, given: PlanInput, registry: Mappi
             continue
         parts = path_parts(drift, ci)
         exact, why = exact_value(drift.desired)
-        need = Need(ci.id, ci.kind, parts, str(getattr(drift.change, "value", drift.change)), drift.desired,
-                    exact, why, drift.actual, facts.facts or {}, host_vars, given.allow_disruptive)
+        need = Need(
+            ci.id,
+            ci.kind,
+            parts,
+            str(getattr(drift.change, "value", drift.change)),
+            drift.desired,
+            exact,
+            why,
+            drift.actual,
+            facts.facts or {},
+            host_vars,
+            given.allow_disruptive,
+        )
         fixer = registry.get(ci.kind)
         for fix in (fixer(need) if fixer else unfixable(need)) or [manual("nothing to do was found")]:
             yield fix, drift, parts
@@ -165,14 +191,26 @@ def _host_vars(project: Project, ci: CI) -> Mapping[str, Any]:
         return {}
 
 
-def _step(number: int, ci: CI, fix: Fix, drift: Drift | None, parts: tuple[Any, ...], facts: FactSet
-          ) -> dict[str, Any]:
+def _step(
+    number: int, ci: CI, fix: Fix, drift: Drift | None, parts: tuple[Any, ...], facts: FactSet
+) -> dict[str, Any]:
     return {
-        "id": f"s{number:03d}", "ci": ci.id, "kind": ci.kind, "path": display(parts), "path_parts": list(parts),
+        "id": f"s{number:03d}",
+        "ci": ci.id,
+        "kind": ci.kind,
+        "path": display(parts),
+        "path_parts": list(parts),
         "desired": _plain(fix.desired if fix.desired is not None else (drift.desired if drift else None)),
-        "actual": _plain(drift.actual if drift else None), "action": fix.action, "args": _plain(dict(fix.args)),
-        "risk": fix.risk, "why": fix.why, "manual": fix.manual, "reason": fix.reason, "element": fix.element,
-        "facts_digest": facts_digest(ci, facts), "target": target_of(ci, facts),
+        "actual": _plain(drift.actual if drift else None),
+        "action": fix.action,
+        "args": _plain(dict(fix.args)),
+        "risk": fix.risk,
+        "why": fix.why,
+        "manual": fix.manual,
+        "reason": fix.reason,
+        "element": fix.element,
+        "facts_digest": facts_digest(ci, facts),
+        "target": target_of(ci, facts),
     }
 
 
@@ -183,8 +221,11 @@ def target_of(ci: CI, facts: FactSet) -> dict[str, Any]:
     account, _, region = facts.scope.partition("/")
     found = facts.facts or {}
     region = found.get("region") or (region if region and region != "global" else ci.match.get("region"))
-    return {"account": account or ci.match.get("account"), "region": region,
-            **{k: facts.identity.get(k) for k in ("id", "name", "arn")}}
+    return {
+        "account": account or ci.match.get("account"),
+        "region": region,
+        **{k: facts.identity.get(k) for k in ("id", "name", "arn")},
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -203,6 +244,7 @@ def current_user() -> str:
 
 
 # --- the plan file --------------------------------------------------------------------------------
+
 
 def write_plan(plan: Mapping[str, Any], path: str | Path) -> None:
     Path(path).write_text(json.dumps(plan, indent=2, sort_keys=False) + "\n", encoding="utf-8")

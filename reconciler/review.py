@@ -27,8 +27,10 @@ def _value(value: Any) -> str:
 def _summary(plan: Mapping[str, Any]) -> str:
     steps = plan["steps"]
     manual = sum(1 for s in steps if s.get("manual"))
-    return (f"plan {plan['plan_id']}: {len(steps) - manual} automatic step(s), {manual} manual, "
-            f"{len(_by_ci(plan))} CI(s); digest {plan['digest'][:16]}")
+    return (
+        f"plan {plan['plan_id']}: {len(steps) - manual} automatic step(s), {manual} manual, "
+        f"{len(_by_ci(plan))} CI(s); digest {plan['digest'][:16]}"
+    )
 
 
 def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) -> str:
@@ -39,9 +41,13 @@ def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) 
         lines.append(f"\n{ci} ({steps[0]['kind']})")
         for step in steps:
             what = "MANUAL" if step.get("manual") else step["action"]
-            lines.append(f"  {step['id']} [{step['risk']}] {step['path'] or '(whole CI)'}: {_value(step['actual'])}"
-                         f" -> {_value(step['desired'])}  {what} {_args(step)}".rstrip())
-            lines.append(f"       why: {step['why']}" + (f"; reason: {step['reason']}" if step.get("reason") else ""))
+            lines.append(
+                f"  {step['id']} [{step['risk']}] {step['path'] or '(whole CI)'}: {_value(step['actual'])}"
+                f" -> {_value(step['desired'])}  {what} {_args(step)}".rstrip()
+            )
+            lines.append(
+                f"       why: {step['why']}" + (f"; reason: {step['reason']}" if step.get("reason") else "")
+            )
             for diff in previews.get(step["id"], ()):
                 lines.append(f"       {PREVIEW_LABEL}:")
                 lines += [f"         {line}" for line in diff.splitlines()]
@@ -61,12 +67,20 @@ def render_markdown(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str
         return "## Reconcile plan\n\nNothing to change.\n"
     out = ["## Reconcile plan", "", _summary(plan), ""]
     for ci, steps in _by_ci(plan).items():
-        out += [f"### {ci} (`{steps[0]['kind']}`)", "", "| step | path | actual | desired | action | risk | why |",
-                "|---|---|---|---|---|---|---|"]
+        out += [
+            f"### {ci} (`{steps[0]['kind']}`)",
+            "",
+            "| step | path | actual | desired | action | risk | why |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for step in steps:
-            action = "**manual**: " + _cell(step.get("reason")) if step.get("manual") else f"`{step['action']}`"
-            out.append(f"| {step['id']} | `{_cell(step['path'])}` | {_cell(_value(step['actual']))} | "
-                       f"{_cell(_value(step['desired']))} | {action} | {step['risk']} | {_cell(step['why'])} |")
+            action = (
+                "**manual**: " + _cell(step.get("reason")) if step.get("manual") else f"`{step['action']}`"
+            )
+            out.append(
+                f"| {step['id']} | `{_cell(step['path'])}` | {_cell(_value(step['actual']))} | "
+                f"{_cell(_value(step['desired']))} | {action} | {step['risk']} | {_cell(step['why'])} |"
+            )
         shown = [(s["id"], d) for s in steps for d in previews.get(s["id"], ())]
         if shown:
             out += ["", f"<details><summary>{PREVIEW_LABEL}</summary>", ""]

@@ -47,11 +47,14 @@ class Proxy:
                 op = operation(self.command, self.path, dict(self.headers), body)
                 proxy.operations.append(op)
                 proxy.requests.append((op, self.path))
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "transfer-encoding")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "transfer-encoding")
+                }
                 # urllib would label a body without a type as a form, which the server then consumes as one
                 headers.setdefault("Content-Type", self.headers.get("Content-Type") or "binary/octet-stream")
-                request = urllib.request.Request(proxy.upstream + self.path, data=body or None,
-                                                 method=self.command, headers=headers)
+                request = urllib.request.Request(
+                    proxy.upstream + self.path, data=body or None, method=self.command, headers=headers
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=30) as answer:
                         status, headers, data = answer.status, answer.headers, answer.read()

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from .aws_proxy import Proxy, writes
 from .aws_world import bucket, database, group, instance, volume
 from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
@@ -15,11 +13,14 @@ from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
 EU = "eu-west-1"
 
 
-def seed(moto: Any, prefix: str) -> dict[str, str]:
+def seed(moto: Any, prefix: str) -> dict[str, str]:  # noqa: F811
     session = moto.session(ACCOUNT_A, EU)
     ec2, s3 = session.client("ec2"), session.client("s3")
-    ids = {"instance": instance(ec2, f"{prefix}-web"), "volume": volume(ec2, f"{prefix}-data", 10),
-           "sg": group(ec2, f"{prefix}-sg", (22, "0.0.0.0/0"), (443, "0.0.0.0/0"))}
+    ids = {
+        "instance": instance(ec2, f"{prefix}-web"),
+        "volume": volume(ec2, f"{prefix}-data", 10),
+        "sg": group(ec2, f"{prefix}-sg", (22, "0.0.0.0/0"), (443, "0.0.0.0/0")),
+    }
     bucket(s3, f"{prefix}-logs")
     bucket(s3, f"{prefix}-stray", Team="nobody")
     database(session.client("rds"), f"{prefix}-orders", multi_az=False)
@@ -29,12 +30,17 @@ def seed(moto: Any, prefix: str) -> dict[str, str]:
 
 def write_project(project, prefix: str, ids: dict[str, str]) -> None:
     where = f'account: "{ACCOUNT_A}", region: {EU}'
-    project.write("reconciler.yml", f"""
+    project.write(
+        "reconciler.yml",
+        f"""
         aws:
           regions: [{EU}]
           accounts: [{{id: "{ACCOUNT_A}"}}]
-    """)
-    project.write("desired/cloud.yml", f"""
+    """,
+    )
+    project.write(
+        "desired/cloud.yml",
+        f"""
         ci: logs
         kind: aws.s3.bucket
         match: {{account: "{ACCOUNT_A}", name: {prefix}-logs}}
@@ -75,7 +81,8 @@ def write_project(project, prefix: str, ids: dict[str, str]) -> None:
         kind: aws.s3.bucket
         match: {{account: "{ACCOUNT_A}", name: {prefix}-ghost}}
         desired: {{versioning: Enabled}}
-    """)
+    """,
+    )
 
 
 def plan(cli, project, tmp_path, *extra: str) -> tuple[dict, Any]:
@@ -93,7 +100,7 @@ def by_path(steps: list[dict], ci: str) -> dict[str, list[dict]]:
     return found
 
 
-def test_detection_is_read_only_and_apply_fixes_each_cloud_kind(cli, project, tmp_path, moto, monkeypatch):
+def test_detection_is_read_only_and_apply_fixes_each_cloud_kind(cli, project, tmp_path, moto, monkeypatch):  # noqa: F811
     ids = seed(moto, "p1")
     write_project(project, "p1", ids)
     with Proxy(moto.url) as proxy:
@@ -108,11 +115,21 @@ def test_detection_is_read_only_and_apply_fixes_each_cloud_kind(cli, project, tm
 
         steps = made["steps"]
         manual = {(s["ci"], s["path"]) for s in steps if s["manual"]}
-        assert {("web", "instance_type"), ("web", "imds_v2_required"), ("orders", "db_instance_class"),
-                ("carol", "mfa_enabled"), ("ghost", "")} <= manual
-        assert next(s for s in steps if s["ci"] == "ghost")["reason"].endswith("create it with your provisioning tool")
+        assert {
+            ("web", "instance_type"),
+            ("web", "imds_v2_required"),
+            ("orders", "db_instance_class"),
+            ("carol", "mfa_enabled"),
+            ("ghost", ""),
+        } <= manual
+        assert next(s for s in steps if s["ci"] == "ghost")["reason"].endswith(
+            "create it with your provisioning tool"
+        )
         rules = {(s["action"], s["args"]["rule"]) for s in steps if s["ci"] == "web-sg"}
-        assert rules == {("authorize_rule", "tcp/22 from 10.0.0.0/8"), ("revoke_rule", "tcp/22 from 0.0.0.0/0")}
+        assert rules == {
+            ("authorize_rule", "tcp/22 from 10.0.0.0/8"),
+            ("revoke_rule", "tcp/22 from 0.0.0.0/0"),
+        }
 
         applied = cli("--project", root, "apply", str(plan_file), "--yes")
         assert applied.code == 0, applied.out + applied.err
@@ -125,7 +142,7 @@ def test_detection_is_read_only_and_apply_fixes_each_cloud_kind(cli, project, tm
     assert "applied+verified" in history.out and "skipped" not in history.out
 
 
-def probe(moto: Any, prefix: str, ids: dict[str, str]) -> None:
+def probe(moto: Any, prefix: str, ids: dict[str, str]) -> None:  # noqa: F811
     session = moto.session(ACCOUNT_A, EU)
     s3, ec2, rds = session.client("s3"), session.client("ec2"), session.client("rds")
     name = f"{prefix}-logs"
@@ -150,7 +167,7 @@ def probe(moto: Any, prefix: str, ids: dict[str, str]) -> None:
     assert {"Key": "Tier", "Value": "gold"} in tags
 
 
-def test_disruptive_fixes_are_automatic_only_when_allowed(cli, project, tmp_path, moto):
+def test_disruptive_fixes_are_automatic_only_when_allowed(cli, project, tmp_path, moto):  # noqa: F811
     ids = seed(moto, "p2")
     write_project(project, "p2", ids)
     made, plan_file = plan(cli, project, tmp_path, "--allow-disruptive", "--limit", "web")

@@ -9,8 +9,6 @@ import os
 import stat
 import sys
 
-import pytest
-
 
 def write_project(project, tmp_path, extra: str = "") -> dict:
     target, root = tmp_path / "app.conf", tmp_path / "proc-sys"
@@ -20,7 +18,9 @@ def write_project(project, tmp_path, extra: str = "") -> dict:
     target.chmod(0o644)
     sysctl_file = tmp_path / "sysctl.d" / "90-reconciler.conf"
     sysctl_file.parent.mkdir()
-    project.write("inventories/hosts.yml", f"""
+    project.write(
+        "inventories/hosts.yml",
+        f"""
         all:
           hosts:
             localhost:
@@ -28,8 +28,11 @@ def write_project(project, tmp_path, extra: str = "") -> dict:
               ansible_python_interpreter: {sys.executable}
               reconciler_sysctl_root: {root}
               reconciler_sysctl_file: {sysctl_file}
-    """)
-    project.write("desired/local.yml", f"""
+    """,
+    )
+    project.write(
+        "desired/local.yml",
+        f"""
         ci: workstation
         kind: server
         match: {{host: localhost}}
@@ -38,7 +41,8 @@ def write_project(project, tmp_path, extra: str = "") -> dict:
             {target}: {{mode: "0600", contains: ["PermitRootLogin no", "MaxAuthTries 3"]}}
           sysctl: {{net.ipv4.ip_forward: "0"}}
 {extra}
-    """)
+    """,
+    )
     return {"target": target, "root": root, "sysctl_file": sysctl_file}
 
 
@@ -53,8 +57,12 @@ def test_plan_review_apply_verify_and_record(cli, project, tmp_path):
     assert plan["schema"] == "reconciler.plan/v1"
     actions = sorted((s["action"], s["path"]) for s in plan["steps"])
     target = str(paths["target"])
-    assert actions == [("file", f"files.{target}.mode"), ("lineinfile", f"files.{target}.contains"),
-                       ("lineinfile", f"files.{target}.contains"), ("sysctl", "sysctl.net.ipv4.ip_forward")]
+    assert actions == [
+        ("file", f"files.{target}.mode"),
+        ("lineinfile", f"files.{target}.contains"),
+        ("lineinfile", f"files.{target}.contains"),
+        ("sysctl", "sysctl.net.ipv4.ip_forward"),
+    ]
     # the plan changed nothing
     assert stat.S_IMODE(os.stat(paths["target"]).st_mode) == 0o644
     assert paths["target"].read_text() == "PermitRootLogin yes\n"
@@ -152,8 +160,17 @@ def test_one_failing_step_the_others_applied_exit_2_failure_recorded(cli, projec
 
 def test_a_waived_drift_is_not_planned(cli, project, tmp_path):
     write_project(project, tmp_path)
-    waived = cli("--project", str(project.root), "waive", "workstation", "files.*.mode", "--reason", "legacy",
-                 "--until", "2099-01-01")
+    waived = cli(
+        "--project",
+        str(project.root),
+        "waive",
+        "workstation",
+        "files.*.mode",
+        "--reason",
+        "legacy",
+        "--until",
+        "2099-01-01",
+    )
     assert waived.code == 0, waived.err
     plan, _ = plan_of(cli, project, tmp_path)
     assert [s["action"] for s in plan["steps"] if s["path"].endswith(".mode")] == []
@@ -161,7 +178,7 @@ def test_a_waived_drift_is_not_planned(cli, project, tmp_path):
 
 
 def test_a_version_constraint_becomes_manual_with_its_reason(cli, project, tmp_path):
-    write_project(project, tmp_path, extra="          packages: {python3: \">=99\"}")
+    write_project(project, tmp_path, extra='          packages: {python3: ">=99"}')
     plan, _ = plan_of(cli, project, tmp_path)
     step = next(s for s in plan["steps"] if s["path"] == "packages.python3")
     assert step["manual"] is True and "'>=99' is a version constraint" in step["reason"]

@@ -20,7 +20,7 @@ import yaml
 
 from .ssh_fixture import Sshd, sshd  # noqa: F401
 
-AUDIT = '''
+AUDIT = """
 import json, os
 from ansible import context
 from ansible.plugins.callback import CallbackBase
@@ -35,9 +35,9 @@ class CallbackModule(CallbackBase):
         check = task.check_mode if isinstance(task.check_mode, bool) else bool(context.CLIARGS.get("check"))
         with open(os.environ["RCN_AUDIT_FILE"], "a") as out:
             out.write(json.dumps({"host": host.name, "action": task.action, "check": check}) + "\\n")
-'''
+"""
 
-INIT_SCRIPT = '''#!/bin/sh
+INIT_SCRIPT = """#!/bin/sh
 # a stand-in service for reconciler's tests: its state is a file, it runs nothing
 STATE={state}
 case "$1" in
@@ -46,7 +46,7 @@ case "$1" in
   status) if [ -e "$STATE" ]; then echo "running"; exit 0; else echo "stopped"; exit 3; fi ;;
   *) echo "Usage: $0 {{start|stop|status}}"; exit 1 ;;
 esac
-'''
+"""
 
 
 @pytest.fixture
@@ -65,31 +65,43 @@ def names(tmp_path):
 
 
 def write_project(project, tmp_path, sshd: Sshd, names: dict[str, str]) -> dict[str, Path]:  # noqa: F811
-    paths = {"conf": tmp_path / "app.conf", "root": tmp_path / "sys", "sysctl": tmp_path / "sysctl.d" / "r.conf",
-             "home": tmp_path / "home"}
+    paths = {
+        "conf": tmp_path / "app.conf",
+        "root": tmp_path / "sys",
+        "sysctl": tmp_path / "sysctl.d" / "r.conf",
+        "home": tmp_path / "home",
+    }
     paths["conf"].write_text("Port 22\n")
     paths["conf"].chmod(0o666)
     (paths["root"] / "vm").mkdir(parents=True)
     (paths["root"] / "vm" / "swappiness").write_text("60\n")
-    hosts = {"web": sshd.host_vars("127.0.0.2"),
-             "db": sshd.host_vars("127.0.0.3", reconciler_sysctl_root=str(paths["root"]),
-                                  reconciler_sysctl_file=str(paths["sysctl"]))}
+    hosts = {
+        "web": sshd.host_vars("127.0.0.2"),
+        "db": sshd.host_vars(
+            "127.0.0.3",
+            reconciler_sysctl_root=str(paths["root"]),
+            reconciler_sysctl_file=str(paths["sysctl"]),
+        ),
+    }
     project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": hosts}}))
-    project.write("desired/hosts.yml", textwrap.dedent(f"""
+    project.write(
+        "desired/hosts.yml",
+        textwrap.dedent(f"""
         ci: web
         kind: server
         desired:
           files:
-            {paths['conf']}: {{mode: "0640", contains: ["PermitRootLogin no"]}}
-          services: {{{names['service']}: {{state: running}}}}
-          users: {{{names['user']}: {{shell: /bin/sh, home: {paths['home']}}}}}
-          groups: {{{names['group']}: present}}
+            {paths["conf"]}: {{mode: "0640", contains: ["PermitRootLogin no"]}}
+          services: {{{names["service"]}: {{state: running}}}}
+          users: {{{names["user"]}: {{shell: /bin/sh, home: {paths["home"]}}}}}
+          groups: {{{names["group"]}: present}}
         ---
         ci: db
         kind: server
         desired:
           sysctl: {{vm.swappiness: "10"}}
-    """))
+    """),
+    )
     return paths
 
 
@@ -100,7 +112,14 @@ def test_every_server_step_kind_applied_over_ssh(cli, project, tmp_path, sshd, n
     assert planned.code == 2, planned.err
     assert "<details><summary>preview (Ansible check mode" in planned.out and "| s001 |" in planned.out
     plan = json.loads(plan_file.read_text())
-    assert sorted({s["action"] for s in plan["steps"]}) == ["file", "group", "lineinfile", "service", "sysctl", "user"]
+    assert sorted({s["action"] for s in plan["steps"]}) == [
+        "file",
+        "group",
+        "lineinfile",
+        "service",
+        "sysctl",
+        "user",
+    ]
     assert all(not s["manual"] for s in plan["steps"])
 
     applied = cli("--project", str(project.root), "apply", str(plan_file), "--yes")
@@ -119,11 +138,14 @@ def test_every_server_step_kind_applied_over_ssh(cli, project, tmp_path, sshd, n
 def test_packages_are_previewed_in_check_mode(cli, project, tmp_path, sshd):  # noqa: F811
     hosts = {"web": sshd.host_vars("127.0.0.2")}
     project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": hosts}}))
-    project.write("desired/web.yml", """
+    project.write(
+        "desired/web.yml",
+        """
         ci: web
         kind: server
         desired: {packages: {hello: present, openssh-server: ">=1.0", zzz-no-such-package: "1.0*"}}
-    """)
+    """,
+    )
     planned = cli("--project", str(project.root), "plan")
     assert planned.code == 2, planned.err
     assert "package" in planned.out and "preview (Ansible check mode" in planned.out
@@ -143,8 +165,13 @@ def test_only_apply_runs_ansible_tasks_with_side_effects(cli, project, tmp_path,
     paths = write_project(project, tmp_path, sshd, names)
     root = str(project.root)
     before = (paths["conf"].read_text(), os.stat(paths["conf"]).st_mode)
-    for command in (["run"], ["plan", "--out", str(tmp_path / "plan.json")], ["show", "web"], ["untracked"],
-                    ["validate"]):
+    for command in (
+        ["run"],
+        ["plan", "--out", str(tmp_path / "plan.json")],
+        ["show", "web"],
+        ["untracked"],
+        ["validate"],
+    ):
         assert cli("--project", root, *command).code in (0, 2), command
     seen = [json.loads(line) for line in audit.read_text().splitlines()]
     assert {t["action"] for t in seen if not t["check"]} == {"reconciler_facts"}

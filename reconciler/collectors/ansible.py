@@ -128,7 +128,8 @@ def write_inventory(path: Path, specs: Mapping[str, dict[str, Any]], host_vars: 
         spec = dict(spec, sysctl_root=found[SYSCTL_ROOT_VAR]) if found.get(SYSCTL_ROOT_VAR) else spec
         lines.append(f"        {json.dumps(host)}:")
         lines.append(f"          {SPEC_VAR}: {_unsafe(json.dumps(spec, sort_keys=True))}")
-        lines += [f"          {name}: {unsafe_flow(value)}" for name, value in (extra or {}).get(host, {}).items()]
+        more = (extra or {}).get(host, {})
+        lines += [f"          {name}: {unsafe_flow(value)}" for name, value in more.items()]
         if (python := _interpreter(found)) is not None:
             lines.append(f"          ansible_python_interpreter: {json.dumps(python)}")
     path.write_text("\n".join(lines) + "\n")

@@ -51,10 +51,24 @@ def manual(reason: str, risk: str = "low", why: str = "nothing is changed automa
 def disruptive(fix: Fix, need: Need, reason: str) -> Fix:
     """A fix that interrupts service: manual unless the plan was made with --allow-disruptive."""
     if need.allow_disruptive:
-        return Fix(fix.action, fix.args, "high", f"{fix.why}; disruptive: {reason}", desired=fix.desired,
-                   element=fix.element)
-    return Fix(fix.action, fix.args, "high", fix.why, manual=True, desired=fix.desired, element=fix.element,
-               reason=f"disruptive: {reason} (plan with --allow-disruptive to make it automatic)")
+        return Fix(
+            fix.action,
+            fix.args,
+            "high",
+            f"{fix.why}; disruptive: {reason}",
+            desired=fix.desired,
+            element=fix.element,
+        )
+    return Fix(
+        fix.action,
+        fix.args,
+        "high",
+        fix.why,
+        manual=True,
+        desired=fix.desired,
+        element=fix.element,
+        reason=f"disruptive: {reason} (plan with --allow-disruptive to make it automatic)",
+    )
 
 
 Fixer = Callable[[Need], Sequence[Fix]]

@@ -10,8 +10,17 @@ from typing import Any, Mapping
 
 import boto3
 
-from ..collectors.aws.sessions import (DEFAULT_REGION, Account, AccountConfig, BaseSessions, Clients, Redactor,
-                                       client_config, open_account, parse_accounts)
+from ..collectors.aws.sessions import (
+    DEFAULT_REGION,
+    Account,
+    AccountConfig,
+    BaseSessions,
+    Clients,
+    Redactor,
+    client_config,
+    open_account,
+    parse_accounts,
+)
 from ..errors import CollectorError
 
 

@@ -15,8 +15,16 @@ from . import NOT_EXACT, Fix, Need, disruptive, manual
 
 SYSCTL_FILE = "/etc/sysctl.d/90-reconciler.conf"
 SYSCTL_FILE_VAR = "reconciler_sysctl_file"  # host var: where the persistent sysctl line is written
-_AUTH_PATHS = ("/etc/ssh/", "/etc/sudoers", "/etc/pam.d/", "/etc/shadow", "/etc/passwd", "/etc/group",
-               "/root/.ssh/", "/etc/security/")
+_AUTH_PATHS = (
+    "/etc/ssh/",
+    "/etc/sudoers",
+    "/etc/pam.d/",
+    "/etc/shadow",
+    "/etc/passwd",
+    "/etc/group",
+    "/root/.ssh/",
+    "/etc/security/",
+)
 
 
 def fix(need: Need) -> Sequence[Fix]:
@@ -31,24 +39,32 @@ def fix(need: Need) -> Sequence[Fix]:
 
 # --- packages -------------------------------------------------------------------------------------
 
+
 def _packages(need: Need) -> list[Fix]:
     name, want, have = need.parts[1], need.exact, need.actual
     if want == "absent":
         return [Fix("package", {"name": name, "state": "absent"}, "medium", "removes an installed package")]
     if want == "present":
         return [Fix("package", {"name": name, "state": "present"}, "low", "installs a package")]
-    family = ((need.facts.get("os") or {}).get("family") or "")
+    family = (need.facts.get("os") or {}).get("family") or ""
     versioned = {"Debian": f"{name}={want}", "RedHat": f"{name}-{want}"}.get(family)
     if versioned is None:
-        return [manual(f"no known package manager for OS family '{family or 'unknown'}' to pin {name} {want}")]
-    step = Fix("package", {"name": versioned, "state": "present"}, "medium",
-               f"installs {name} {want}" + (f" in place of {have}" if have else ""))
+        return [
+            manual(f"no known package manager for OS family '{family or 'unknown'}' to pin {name} {want}")
+        ]
+    step = Fix(
+        "package",
+        {"name": versioned, "state": "present"},
+        "medium",
+        f"installs {name} {want}" + (f" in place of {have}" if have else ""),
+    )
     if isinstance(have, str) and compare_versions(str(want), have) < 0:
         return [disruptive(step, need, f"downgrades {name} from {have} to {want}")]
     return [step]
 
 
 # --- services -------------------------------------------------------------------------------------
+
 
 def _services(need: Need) -> list[Fix]:
     name = need.parts[1]
@@ -60,15 +76,28 @@ def _services(need: Need) -> list[Fix]:
     attribute, want = need.parts[2], need.exact
     if attribute == "state":
         state = "started" if want == "running" else "stopped"
-        return [Fix("service", {"name": name, "state": state}, "medium",
-                    f"{'starts' if state == 'started' else 'stops'} service {name}")]
+        return [
+            Fix(
+                "service",
+                {"name": name, "state": state},
+                "medium",
+                f"{'starts' if state == 'started' else 'stops'} service {name}",
+            )
+        ]
     if attribute == "enabled":
-        return [Fix("service", {"name": name, "enabled": bool(want)}, "low",
-                    f"{'enables' if want else 'disables'} {name} at boot")]
+        return [
+            Fix(
+                "service",
+                {"name": name, "enabled": bool(want)},
+                "low",
+                f"{'enables' if want else 'disables'} {name} at boot",
+            )
+        ]
     return [manual(f"service attribute '{attribute}' has no fixer")]
 
 
 # --- files ----------------------------------------------------------------------------------------
+
 
 def _file_risk(path: str) -> tuple[str, str]:
     if any(path.startswith(prefix) for prefix in _AUTH_PATHS):
@@ -88,12 +117,28 @@ def _files(need: Need) -> list[Fix]:
     if not found.get("exists"):
         return [manual(f"{path} does not exist on the host: declare exists: true or create it first")]
     if attribute in ("mode", "owner", "group"):
-        return [Fix("file", {"path": path, attribute: need.exact}, risk,
-                    _why(f"sets {attribute} of {path} to {need.exact}", auth))]
+        return [
+            Fix(
+                "file",
+                {"path": path, attribute: need.exact},
+                risk,
+                _why(f"sets {attribute} of {path} to {need.exact}", auth),
+            )
+        ]
     if attribute == "contains":
         have = set(need.actual or ())
-        return [Fix("lineinfile", {"path": path, "line": line}, risk, _why(f"appends a line to {path}", auth),
-                    desired=line, element="add") for line in need.exact if line not in have]
+        return [
+            Fix(
+                "lineinfile",
+                {"path": path, "line": line},
+                risk,
+                _why(f"appends a line to {path}", auth),
+                desired=line,
+                element="add",
+            )
+            for line in need.exact
+            if line not in have
+        ]
     return [manual(f"file attribute '{attribute}' has no fixer")]
 
 
@@ -103,11 +148,18 @@ def _why(text: str, extra: str) -> str:
 
 # --- sysctl ---------------------------------------------------------------------------------------
 
+
 def _sysctl(need: Need) -> list[Fix]:
     key, value = str(need.parts[1]), need.exact
     target = str(need.host_vars.get(SYSCTL_FILE_VAR) or SYSCTL_FILE)
-    return [Fix("sysctl", {"key": key, "value": _text(value), "file": target}, "medium",
-                f"sets kernel parameter {key} now and at boot (in {target})")]
+    return [
+        Fix(
+            "sysctl",
+            {"key": key, "value": _text(value), "file": target},
+            "medium",
+            f"sets kernel parameter {key} now and at boot (in {target})",
+        )
+    ]
 
 
 def _text(value: Any) -> str:
@@ -125,8 +177,18 @@ def _users(need: Need) -> list[Fix]:
     name = need.parts[1]
     exists = name in (need.facts.get("users") or {})
     if need.exact == "absent" or (len(need.parts) == 2 and need.exact == "absent"):
-        return [disruptive(Fix("user", {"name": name, "state": "absent"}, "high",
-                               "removes an account; touches authentication"), need, f"removes account {name}")]
+        return [
+            disruptive(
+                Fix(
+                    "user",
+                    {"name": name, "state": "absent"},
+                    "high",
+                    "removes an account; touches authentication",
+                ),
+                need,
+                f"removes account {name}",
+            )
+        ]
     if not exists:
         wanted = need.exact if isinstance(need.exact, dict) else {}
         args = {"name": name, **{k: v for k, v in wanted.items() if k in _USER_ATTRS}}
@@ -134,8 +196,14 @@ def _users(need: Need) -> list[Fix]:
     attribute = need.parts[2] if len(need.parts) > 2 else None
     if attribute not in _USER_ATTRS:
         return [manual(f"user attribute '{attribute}' has no fixer")]
-    return [Fix("user", _user_args({"name": name, attribute: need.exact}), "high",
-                f"sets {attribute} of account {name}; touches authentication")]
+    return [
+        Fix(
+            "user",
+            _user_args({"name": name, attribute: need.exact}),
+            "high",
+            f"sets {attribute} of account {name}; touches authentication",
+        )
+    ]
 
 
 def _user_args(args: dict[str, Any]) -> dict[str, Any]:
@@ -149,8 +217,13 @@ def _user_args(args: dict[str, Any]) -> dict[str, Any]:
 def _groups(need: Need) -> list[Fix]:
     name = need.parts[1]
     if need.exact == "absent":
-        return [disruptive(Fix("group", {"name": name, "state": "absent"}, "high", "removes a group"), need,
-                           f"removes group {name}")]
+        return [
+            disruptive(
+                Fix("group", {"name": name, "state": "absent"}, "high", "removes a group"),
+                need,
+                f"removes group {name}",
+            )
+        ]
     if name not in (need.facts.get("groups") or {}):
         gid = need.exact.get("gid") if isinstance(need.exact, dict) else None
         args = {"name": name, **({"gid": gid} if gid is not None else {})}
@@ -164,12 +237,29 @@ def _groups(need: Need) -> list[Fix]:
 def _ports(need: Need) -> list[Fix]:
     want, have = set(map(str, need.exact or ())), set(map(str, need.actual or ()))
     extra, missing = sorted(have - want), sorted(want - have)
-    text = "; ".join(filter(None, [f"listening but not declared: {', '.join(extra)} (stop or reconfigure the "
-                                   "process that listens: `ss -ltnp`)" if extra else "",
-                                   f"declared but not listening: {', '.join(missing)} (start the service that "
-                                   "should listen)" if missing else ""]))
+    text = "; ".join(
+        filter(
+            None,
+            [
+                f"listening but not declared: {', '.join(extra)} (stop or reconfigure the "
+                "process that listens: `ss -ltnp`)"
+                if extra
+                else "",
+                f"declared but not listening: {', '.join(missing)} (start the service that should listen)"
+                if missing
+                else "",
+            ],
+        )
+    )
     return [manual(text or "listening ports differ", "medium", "opens or closes network access")]
 
 
-_SECTIONS = {"packages": _packages, "services": _services, "files": _files, "sysctl": _sysctl,
-             "users": _users, "groups": _groups, "listening_ports": _ports}
+_SECTIONS = {
+    "packages": _packages,
+    "services": _services,
+    "files": _files,
+    "sysctl": _sysctl,
+    "users": _users,
+    "groups": _groups,
+    "listening_ports": _ports,
+}

@@ -20,40 +20,70 @@ SYSCTL_ROOT_VAR = "reconciler_sysctl_root"  # hidden host var (tests): kernel pa
 def _task(name: str, module: str, params: Mapping[str, str], extra: str = "") -> str:
     lines = [f"    - name: {name}", f"      {module}:"]
     lines += [f"        {key}: {value}" for key, value in params.items()]
-    lines += [f"      loop: \"{{{{ {STEPS_VAR}.{name.split()[0]} | default([]) }}}}\"",
-              "      loop_control: {label: \"{{ item.id }}\"}"]
+    lines += [
+        f'      loop: "{{{{ {STEPS_VAR}.{name.split()[0]} | default([]) }}}}"',
+        '      loop_control: {label: "{{ item.id }}"}',
+    ]
     return "\n".join(lines + ([extra] if extra else []))
 
 
 def _arg(name: str) -> str:
-    return f"\"{{{{ item.args.{name} | default(omit) }}}}\""
+    return f'"{{{{ item.args.{name} | default(omit) }}}}"'
 
 
-def playbook(stop_on_error: bool, gather: bool = False) -> str:
-    """The fixed playbook; without --stop-on-error a failing item never stops the host's other steps.
-    `gather`: end with the read-only fact module, so that apply re-collects in the same run."""
+def playbook(stop_on_error: bool, gather: bool = False, actions: Iterable[str] | None = None) -> str:
+    """The fixed playbook (only the tasks of `actions`, when given: an empty loop still costs a worker per
+    host); without --stop-on-error a failing item never stops the host's other steps. `gather`: end with
+    the read-only fact module, so that apply re-collects in the same run. Hosts run their steps
+    independently of each other (strategy free): in order on each host, never waiting for the slowest."""
+    wanted = set(actions) if actions is not None else None
     tasks = [
         _task("package", "ansible.builtin.package", {"name": _arg("name"), "state": _arg("state")}),
-        _task("file", "ansible.builtin.file", {k: _arg(k) for k in ("path", "state", "mode", "owner", "group")}),
+        _task(
+            "file", "ansible.builtin.file", {k: _arg(k) for k in ("path", "state", "mode", "owner", "group")}
+        ),
         _task("lineinfile", "ansible.builtin.lineinfile", {"path": _arg("path"), "line": _arg("line")}),
-        _task("sysctl persist", "ansible.builtin.lineinfile", {
-            "path": _arg("file"), "create": "true", "mode": "\"0644\"", "line": "\"{{ item.args.key }} = "
-            "{{ item.args.value }}\"", "regexp": "\"^\\\\s*{{ item.args.key | regex_escape }}\\\\s*=\""}),
-        _task("sysctl load", "ansible.builtin.command", {"argv": "[sysctl, -p, \"{{ item.args.file }}\"]"},
-              f"      when: {SYSCTL_ROOT_VAR} is not defined"),
-        _task("sysctl load-under-root", "ansible.builtin.copy", {
-            "dest": f"\"{{{{ {SYSCTL_ROOT_VAR} }}}}/{{{{ item.args.key | replace('.', '/') }}}}\"",
-            "content": "\"{{ item.args.value }}\\n\""}, f"      when: {SYSCTL_ROOT_VAR} is defined"),
+        _task(
+            "sysctl persist",
+            "ansible.builtin.lineinfile",
+            {
+                "path": _arg("file"),
+                "create": "true",
+                "mode": '"0644"',
+                "line": '"{{ item.args.key }} = {{ item.args.value }}"',
+                "regexp": '"^\\\\s*{{ item.args.key | regex_escape }}\\\\s*="',
+            },
+        ),
+        _task(
+            "sysctl load",
+            "ansible.builtin.command",
+            {"argv": '[sysctl, -p, "{{ item.args.file }}"]'},
+            f"      when: {SYSCTL_ROOT_VAR} is not defined",
+        ),
+        _task(
+            "sysctl load-under-root",
+            "ansible.builtin.copy",
+            {
+                "dest": f"\"{{{{ {SYSCTL_ROOT_VAR} }}}}/{{{{ item.args.key | replace('.', '/') }}}}\"",
+                "content": '"{{ item.args.value }}\\n"',
+            },
+            f"      when: {SYSCTL_ROOT_VAR} is defined",
+        ),
         _task("group", "ansible.builtin.group", {k: _arg(k) for k in ("name", "gid", "state")}),
-        _task("user", "ansible.builtin.user", {k: _arg(k) for k in ("name", "uid", "group", "home", "shell",
-                                                                    "groups", "append", "state")}),
+        _task(
+            "user",
+            "ansible.builtin.user",
+            {k: _arg(k) for k in ("name", "uid", "group", "home", "shell", "groups", "append", "state")},
+        ),
         _task("service", "ansible.builtin.service", {k: _arg(k) for k in ("name", "state", "enabled")}),
     ]
+    if wanted is not None:
+        tasks = [task for task in tasks if task.split("- name: ", 1)[1].split()[0] in wanted]
     errors = "" if stop_on_error else "\n      ignore_errors: true"
     body = "\n".join(task + errors for task in tasks)
     if gather:
-        body += f"\n    - name: facts\n      reconciler_facts:\n        spec: \"{{{{ {SPEC_VAR} }}}}\""
-    return f"- hosts: _reconciler_targets\n  gather_facts: false\n  tasks:\n{body}\n"
+        body += f'\n    - name: facts\n      reconciler_facts:\n        spec: "{{{{ {SPEC_VAR} }}}}"'
+    return f"- hosts: _reconciler_targets\n  gather_facts: false\n  strategy: free\n  tasks:\n{body}\n"
 
 
 def host_steps(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -61,7 +91,9 @@ def host_steps(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[d
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for step in steps:
         host = step["target"]["host"]
-        hosts.setdefault(host, {}).setdefault(step["action"], []).append({"id": step["id"], "args": step["args"]})
+        hosts.setdefault(host, {}).setdefault(step["action"], []).append(
+            {"id": step["id"], "args": step["args"]}
+        )
     return hosts
 
 
@@ -131,8 +163,11 @@ def render_diff(diff: Mapping[str, Any]) -> str:
     header = f"--- {diff.get('before_header', 'before')}\n+++ {diff.get('after_header', 'after')}\n"
     if isinstance(before, dict) or isinstance(after, dict):
         keys = sorted(set(before or {}) | set(after or {}))
-        lines = [f"-{k}: {(before or {}).get(k)}\n+{k}: {(after or {}).get(k)}" for k in keys
-                 if (before or {}).get(k) != (after or {}).get(k)]
+        lines = [
+            f"-{k}: {(before or {}).get(k)}\n+{k}: {(after or {}).get(k)}"
+            for k in keys
+            if (before or {}).get(k) != (after or {}).get(k)
+        ]
         return header + "\n".join(lines)
     import difflib
 

@@ -183,7 +183,8 @@ def _write_applied(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
     for row in rows:
         out.write(f"  {row['at']}  {row.get('result') or '-'}  {row['path'] or '(CI)'}: "
                   f"{json.dumps(row['before'], default=str)} -> {json.dumps(row['after'], default=str)}  "
-                  f"by {row['who']}, plan {(row.get('plan_id') or '-')[:8]} ({(row['plan_digest'] or '')[:12]})"
+                  f"by {row['who']}, plan {(row.get('plan_id') or '-')[:8]} "
+                  f"({(row['plan_digest'] or '')[:12]})"
                   f"{'  ' + row['detail'] if row.get('result') not in (None, 'applied+verified') else ''}\n")
 
 

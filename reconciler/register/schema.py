@@ -172,6 +172,7 @@ changes = Table(
     Column("plan_digest", String(128)),
     Column("run_id", String(64)),
     Column("plan_id", String(64)),
-    Column("result", String(40)),  # applied+verified | applied-not-verified | failed | skipped-manual | skipped
+    # applied+verified | applied-not-verified | failed | skipped-manual | skipped
+    Column("result", String(40)),
     Column("detail", Text),  # the step's action and why, or the failure's reason
 )

@@ -248,11 +248,12 @@ class Register:
 
     def record_change(self, *, ci: str | None, path: str | None, before: Any, after: Any, who: str,
                       plan_digest: str | None, run_id: str | None = None, asset_tag: str | None = None,
-                      plan_id: str | None = None, result: str | None = None, detail: str | None = None) -> None:
+                      plan_id: str | None = None, result: str | None = None,
+                      detail: str | None = None) -> None:
         """One change applied through a plan (apply calls this after re-verifying)."""
-        self.record_changes([dict(ci=ci, path=path, before=before, after=after, who=who, plan_digest=plan_digest,
-                                  run_id=run_id, asset_tag=asset_tag, plan_id=plan_id, result=result,
-                                  detail=detail)])
+        self.record_changes([dict(ci=ci, path=path, before=before, after=after, who=who,
+                                  plan_digest=plan_digest, run_id=run_id, asset_tag=asset_tag,
+                                  plan_id=plan_id, result=result, detail=detail)])
 
     def record_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
         """Every step of one apply, in one transaction (keys as `record_change`'s arguments)."""
