@@ -40,7 +40,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from .bulk import paused_gc
-from .model import FactSet, Item, Observed, Source, Status
+from .model import FactSet, Flag, Item, Observed, Source, Status
 from .register.assets import Asset, Link, RegisterSnapshot
 from .register.identify import (NO_MATCH, AssetIndex, Match, canonical_json, identifiers, identify,
                                 keys_for, resource_key)
@@ -61,6 +61,14 @@ class ClassifySettings:
     warn_days: int = 90
     identify: Mapping[str, Sequence[str]] = field(default_factory=dict)  # reconciler.yml `identification:`
     include_defaults: bool = False  # `untracked --strict`: provider defaults are resources like any other
+    # by kind: identity keys that carry a register identifier (Kind.identifiers); the built-in kinds' by default
+    aliases: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=lambda: _builtin_aliases())
+
+
+def _builtin_aliases() -> dict[str, Mapping[str, tuple[str, ...]]]:
+    from .collectors import builtin_identifiers  # late: the kinds live with the collectors
+
+    return builtin_identifiers()
 
 
 @dataclass
@@ -154,7 +162,7 @@ def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
     if item.status == Status.UNKNOWN:
         run.unevaluated.add(item.ci or "")
     if match.ambiguous:
-        item.flags.append("ambiguous")
+        item.flags.append(Flag.AMBIGUOUS)
         run.candidates.update(match.tags)
     elif asset is not None:
         _link(run, asset, match, item.ci, found, item)
@@ -162,15 +170,15 @@ def _classify_ci(run: _Run, item: Item, found: Observed | None) -> Item:
         _asset_flags(run, item, asset, observed, running=True, declared=True)
     registered = match.ambiguous or (asset is not None and asset.active)
     if not registered:
-        item.flags.append("configured_unowned")
+        item.flags.append(Flag.CONFIGURED_UNOWNED)
     run.identities.append(_Identity(True, registered, observed, item.owner))
     return item
 
 
 def _identify_ci(run: _Run, item: Item, found: Observed | None) -> Match:
-    ids = identifiers(item.kind, item.identity, {})
+    ids = identifiers(item.kind, item.identity, {}, run.settings.aliases.get(item.kind or ""))
     if found is not None:
-        ids = {**ids, **identifiers(found.kind, found.identity, found.facts)}
+        ids = {**ids, **identifiers(found.kind, found.identity, found.facts, run.settings.aliases.get(found.kind))}
     match = identify(ids, item.asset, run.index, run.keys(item.kind))
     if match is NO_MATCH and not item.asset:
         stored = run.stored_by_ci.get(item.ci)
@@ -192,7 +200,7 @@ def _link(run: _Run, asset: Asset, match: Match, ci: str | None, found: Observed
 # --- observed resources that are no CI ------------------------------------------------------------
 
 def _classify_resources(run: _Run, resources: Sequence[Observed]) -> list[Item]:
-    matches = [(o, identify(identifiers(o.kind, o.identity, o.facts), None, run.index, run.keys(o.kind)))
+    matches = [(o, identify(identifiers(o.kind, o.identity, o.facts, run.settings.aliases.get(o.kind)), None, run.index, run.keys(o.kind)))
                for o in resources]
     matches.sort(key=lambda pair: KEY_RANK.index(pair[1].matched_by or "linked"))  # strongest key first
     contested = _contested(run, matches)
@@ -224,11 +232,11 @@ def _resource_item(run: _Run, resource: Observed, match: Match, contested: bool)
     item = Item(ci=None, kind=resource.kind, status=None, identity=dict(resource.identity))
     asset = run.asset(match)
     if match.ambiguous or contested:
-        item.flags.append("ambiguous")
+        item.flags.append(Flag.AMBIGUOUS)
         run.candidates.update(match.tags)
         return item
     if asset is None:
-        item.flags.append("untracked")
+        item.flags.append(Flag.UNTRACKED)
         item.details = {key: resource.facts[key] for key in DECISION_FACTS if resource.facts.get(key) is not None}
         return item
     if asset.asset_tag in run.claimed:
@@ -236,7 +244,7 @@ def _resource_item(run: _Run, resource: Observed, match: Match, contested: bool)
     _link(run, asset, match, None, resource, item)
     item.asset, item.owner = asset.asset_tag, asset.owner
     if asset.active:
-        item.flags.append("owned_unconfigured")
+        item.flags.append(Flag.OWNED_UNCONFIGURED)
     running = str(resource.facts.get("state", "running")).lower() == "running"
     _asset_flags(run, item, asset, observed=True, running=running, declared=False)
     return item if item.flags else None
@@ -253,7 +261,7 @@ def _classify_assets(run: _Run) -> list[Item]:
             run.unevaluated.add(tag)
             continue
         item = Item(ci=None, kind=None, status=None, identity=_asset_identity(asset), asset=tag,
-                    owner=asset.owner, flags=["owned_unconfigured"])
+                    owner=asset.owner, flags=[Flag.OWNED_UNCONFIGURED])
         _asset_flags(run, item, asset, observed=False, running=False, declared=False)
         run.identities.append(_Identity(False, True, False, asset.owner))
         result.append(item)
@@ -269,17 +277,17 @@ def _absence_concluded(run: _Run, tag: str) -> bool:
 
 def _asset_flags(run: _Run, item: Item, asset: Asset, observed: bool, running: bool, declared: bool) -> None:
     if asset.status in CONFLICTING and (declared or (observed and running)):
-        item.flags.append("state_conflict")
+        item.flags.append(Flag.STATE_CONFLICT)
     if observed or asset.status not in IN_SERVICE:
         return
     if item.status == Status.UNKNOWN or (item.ci is None and not _absence_concluded(run, asset.asset_tag)):
         run.unevaluated.add(item.ci or asset.asset_tag)
         return
     if item.ci is None:
-        item.flags.append("unseen")
+        item.flags.append(Flag.UNSEEN)
     sighting = run.snapshot.sightings.get(asset.asset_tag)
     if sighting is not None and sighting.last_seen < run.stale_before:
-        item.flags.append("stale")
+        item.flags.append(Flag.STALE)
 
 
 def _asset_identity(asset: Asset) -> dict[str, Any]:
@@ -313,7 +321,7 @@ def _licences(run: _Run, seen: Sequence[Observed]) -> list[Item]:
         if asset.licence_product and asset.seats is not None:
             used = installations(asset.licence_product, seen)
             if used > asset.seats:
-                item.flags.append("licence_over")
+                item.flags.append(Flag.LICENCE_OVER)
                 item.identity = {**item.identity, "installations": used, "seats": asset.seats}
         result.append(item)
     return result
@@ -326,9 +334,9 @@ def _date_flags(run: _Run, items: list[Item]) -> None:
         if asset is None or not asset.active:
             continue
         if asset.warranty_end and run.settings.today <= asset.warranty_end <= horizon:
-            item.flags.append("warranty_expiring")
+            item.flags.append(Flag.WARRANTY_EXPIRING)
         if asset.eol_date and asset.eol_date <= horizon:
-            item.flags.append("eol")
+            item.flags.append(Flag.EOL)
     items[:] = [i for i in items if i.ci is not None or i.flags]
 
 

@@ -7,9 +7,9 @@ Stages import this module and `errors`, never each other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Self
 
 
 class Status(str, Enum):
@@ -27,6 +27,40 @@ class Change(str, Enum):
 
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+class Flag(StrEnum):
+    """A finding about an item other than drift, with its weight against --fail-on and its meaning.
+
+    A StrEnum: it is its name in reports and the register ("flag:unseen"). Ownership gaps weigh `info`:
+    visible in every report, but a register still being filled in does not fail every scheduled run.
+    """
+
+    weight: str
+    text: str
+
+    def __new__(cls, value: str, weight: str, text: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_, member.weight, member.text = value, weight, text
+        return member
+
+    __hash__ = str.__hash__  # equal to its text, so it must hash like it (Enum hashes the member name)
+
+    CONFIGURED_UNOWNED = "configured_unowned", "info", "declared, but no asset in the register"
+    OWNED_UNCONFIGURED = "owned_unconfigured", "info", "an asset in the register that no CI declares"
+    UNSEEN = "unseen", "low", "an asset no scan has seen"
+    STALE = "stale", "low", "an asset not seen for longer than stale_after_days"
+    WARRANTY_EXPIRING = "warranty_expiring", "low", "warranty ends soon"
+    EOL = "eol", "medium", "past its end of life"
+    UNTRACKED = "untracked", "medium", "a resource found that nothing declares or registers"
+    AMBIGUOUS = "ambiguous", "medium", "matches more than one CI or asset"
+    LICENCE_OVER = "licence_over", "high", "more installations than licences"
+    STATE_CONFLICT = "state_conflict", "high", "the register's state contradicts what was observed"
+
+
+def flag_weight(flag: str) -> str:
+    """The weight of a flag; an unknown flag is a programming error, never silently `medium`."""
+    return Flag(flag).weight
 
 
 def severity_rank(level: str | None) -> int:
@@ -62,6 +96,8 @@ class CI:
     ignore: tuple[str, ...] = ()
     severity: Mapping[str, str] = field(default_factory=dict)
     extends: tuple[str, ...] = ()
+    # `desired` parsed into typed expectations (reconciler.expectations), built once at load
+    expected: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -89,6 +125,43 @@ class Project:
     registry: Any = None  # reconciler.collectors.Registry: the collectors and kinds of this project
 
 
+class Reason(StrEnum):
+    """Why a target could not be looked at (its CI is `unknown`), with the words a report starts with."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_, member.label = value, label
+        return member
+
+    __hash__ = str.__hash__
+
+    UNREACHABLE = "unreachable", "unreachable"
+    AUTH = "auth", "authentication failed"
+    TIMEOUT = "timeout", "timed out"
+    MODULE_FAILURE = "module_failure", "module failed"
+    MALFORMED_FACTS = "malformed_facts", "malformed facts"
+    ACCESS_DENIED = "access_denied", "access denied"
+    THROTTLED = "throttled", "throttled"
+    NOT_SERVED = "not_served", "not served"
+    OTHER = "other", "failed"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A typed failure of one target: the reason, and the message that explains it. str() is the report's
+    `error` text: `<label>: <message>` ("timed out: no result after 30 s"), or the message alone when it
+    already says what happened (`labelled=False`)."""
+
+    reason: Reason
+    message: str
+    labelled: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.reason.label}: {self.message}" if self.labelled else self.message
+
+
 @dataclass(frozen=True)
 class FactSet:
     """What one collector saw of one CI's target.
@@ -103,6 +176,12 @@ class FactSet:
     facts: Mapping[str, Any] | None = None
     error: str | None = None
     identity: Mapping[str, Any] = field(default_factory=dict)
+    reason: Reason | None = None  # typed, when the collector classified the failure
+
+    @classmethod
+    def failed(cls, ci: str, collector: str, scope: str, failure: Failure,
+               identity: Mapping[str, Any] | None = None) -> FactSet:
+        return cls(ci, collector, scope, error=str(failure), identity=dict(identity or {}), reason=failure.reason)
 
     @property
     def ok(self) -> bool:
@@ -144,12 +223,17 @@ class Collection:
 
 @dataclass(frozen=True)
 class Drift:
-    path: str
+    """One declared node the facts do not satisfy. `path` is a tuple of keys (reconciler.paths.DriftPath:
+    str() gives its display form); `desired` is the value as declared, `expected` its parsed expectation
+    (whose `exact` is the value a fix would set, when there is one)."""
+
+    path: tuple[Any, ...]
     change: Change
     desired: Any
     actual: Any
     severity: str = "medium"
     waived: bool = False
+    expected: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -15,23 +15,18 @@ from fnmatch import fnmatchcase
 from typing import Any, Iterator, Sequence
 
 from .classify import Classification, ClassifySettings, classify
-from .collectors import Registry
+from .collectors import Registry, builtin_identifiers
 from .collectors.base import CollectOptions, Progress
 from .diff import Rules, compute_drift
-from .model import CI, Collection, Drift, FactSet, Item, Project, RunResult, Source, Status, severity_rank
+from .model import (CI, Collection, Drift, FactSet, Failure, Item, Project, Reason, RunResult, Source, Status,
+                    flag_weight, severity_rank)
+from .paths import covers
 from .register.assets import RegisterSnapshot
 from .register.recording import record_run
 from .register.store import Register
 from .report.json import report_dict
 
 MISSING_SEVERITY = "high"
-# How much each flag weighs against --fail-on. Ownership gaps are `info`: visible in every report, but a
-# register still being filled in does not fail every scheduled run (use --fail-on info for that).
-FLAG_SEVERITY = {
-    "configured_unowned": "info", "owned_unconfigured": "info", "unseen": "low", "stale": "low",
-    "warranty_expiring": "low", "eol": "medium", "untracked": "medium", "ambiguous": "medium",
-    "licence_over": "high", "state_conflict": "high",
-}
 
 
 @dataclass(frozen=True)
@@ -94,7 +89,9 @@ def _sources(collections: list[Collection]) -> list[Source]:
 def _classify_settings(project: Project, today: Any, options: RunOptions) -> ClassifySettings:
     settings = project.settings
     return ClassifySettings(today=today, stale_after_days=settings.stale_after_days,
-                            identify=settings.raw.get("identification") or {}, include_defaults=options.strict)
+                            identify=settings.raw.get("identification") or {}, include_defaults=options.strict,
+                            aliases={name: kind.identifiers for name, kind in project.registry.kinds.items()}
+                            if project.registry is not None else builtin_identifiers())
 
 
 def untracked_only(result: RunResult, fail_on: str) -> RunResult:
@@ -152,7 +149,8 @@ def _collect_options(collector: type, options: RunOptions) -> CollectOptions:
 
 
 def _unserved(cis: list[CI]) -> Collection:
-    facts = {ci.id: FactSet(ci.id, "none", ci.id, error=f"no active collector serves kind '{ci.kind}'")
+    facts = {ci.id: FactSet.failed(ci.id, "none", ci.id, Failure(
+        Reason.NOT_SERVED, f"no active collector serves kind '{ci.kind}'", labelled=False))
              for ci in cis}
     return Collection(facts=facts)
 
@@ -161,7 +159,8 @@ def _fact_set(ci: CI, collections: list[Collection]) -> FactSet:
     for collection in collections:
         if ci.id in collection.facts:
             return collection.facts[ci.id]
-    return FactSet(ci.id, "none", ci.id, error="the collector returned nothing for this CI")
+    return FactSet.failed(ci.id, "none", ci.id,
+                          Failure(Reason.OTHER, "the collector returned nothing for this CI", labelled=False))
 
 
 def _rules(project: Project) -> Rules:
@@ -190,14 +189,14 @@ def _waivers_of(ci: CI, waivers: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _waived(drift: Drift, waivers: Sequence[str]) -> Drift:
-    if any(fnmatchcase(drift.path, glob) or drift.path.startswith(glob + ".") for glob in waivers):
+    if any(covers(glob, drift.path) for glob in waivers):
         return replace(drift, waived=True)
     return drift
 
 
 def item_severity(item: Item) -> str | None:
     """The strongest of the item's unwaived drift, its flags, and `missing`."""
-    levels = [d.severity for d in item.drift if not d.waived] + [FLAG_SEVERITY.get(f, "medium") for f in item.flags]
+    levels = [d.severity for d in item.drift if not d.waived] + [flag_weight(f) for f in item.flags]
     if item.status == Status.MISSING:
         levels.append(MISSING_SEVERITY)
     return max(levels, key=severity_rank, default=None)

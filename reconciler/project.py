@@ -20,6 +20,8 @@ import yaml
 
 from .collectors import Registry, load_registry
 from .collectors.base import Kind
+from .expectations import LoadError
+from .expectations import parse as parse_expectations
 from .errors import Problem, ProjectError
 from .inventory import Inventory, load_inventory
 from .model import CI, SEVERITIES, Origin, Project, Settings
@@ -206,8 +208,13 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
         return None
     if kind.normalise_desired:
         desired = kind.normalise_desired(desired)
+    errors: list[LoadError] = []
+    expected = parse_expectations(kind.desired_schema, desired, (), errors)
+    if errors:
+        problems += [_at(document, ("desired",) + error.path, str(error)) for error in errors]
+        return None
     return CI(
-        id=str(data["ci"]), kind=kind.name, desired=desired, match=match,
+        id=str(data["ci"]), kind=kind.name, desired=desired, match=match, expected=expected,
         origin=Origin(document.file, document.index), owner=data.get("owner"), asset=data.get("asset"),
         environment=data.get("environment"),
         relations={k: tuple(v) for k, v in (data.get("relations") or {}).items()},

@@ -39,7 +39,7 @@ FACTS = {
     ({"packages": {"telnetd": "absent"}}, [("packages.telnetd", Change.UNEXPECTED, "absent", "0.17-44")]),
     ({"packages": {"curl": "present"}}, [("packages.curl", Change.MISSING, "present", None)]),
     ({"packages": {"nginx": ">=1.100"}}, [("packages.nginx", Change.CHANGED, ">=1.100", "1.22.1-9")]),
-    ({"sysctl": {"net.ipv4.ip_forward": "0"}}, [("sysctl.net.ipv4.ip_forward", Change.CHANGED, "0", "1")]),
+    ({"sysctl": {"net.ipv4.ip_forward": "0"}}, [('sysctl["net.ipv4.ip_forward"]', Change.CHANGED, "0", "1")]),
     ({"files": {"/etc/ssh/sshd_config": {"mode": "0600"}}},
      [("files./etc/ssh/sshd_config.mode", Change.CHANGED, "0600", "0644")]),
     ({"files": {"/etc/ssh/sshd_config": {"contains": ["PermitRootLogin no", "PasswordAuthentication no"]}}},
@@ -90,15 +90,15 @@ def test_severity_rules_ci_local_first_then_project_then_default():
     ci = make_ci({"packages": {"nginx": "1.0", "vim": "8.*"}, "sysctl": {"vm.swappiness": "10"}},
                  severity={"packages.nginx": "critical"})
     rules = Rules(severity={"server:*:packages.*": "high"}, default_severity="low")
-    levels = {d.path: d.severity for d in compute_drift(ci, FACTS, rules)}
-    assert levels == {"packages.nginx": "critical", "packages.vim": "high", "sysctl.vm.swappiness": "low"}
+    levels = {str(d.path): d.severity for d in compute_drift(ci, FACTS, rules)}
+    assert levels == {"packages.nginx": "critical", "packages.vim": "high", 'sysctl["vm.swappiness"]': "low"}
 
 
-def test_in_sync_ci_never_calls_deepdiff(monkeypatch):
+def test_in_sync_ci_never_walks_for_drift(monkeypatch):
     import reconciler.diff as diff
 
     def fail(*args, **kwargs):
-        raise AssertionError("DeepDiff called for a CI in sync")
+        raise AssertionError("drift walk run for a CI in sync")
 
-    monkeypatch.setattr(diff, "DeepDiff", fail)
+    monkeypatch.setattr(diff, "_walk", fail)
     assert compute_drift(make_ci({"packages": {"nginx": "1.22.*"}, "listening_ports": [80, 22, 443]}), FACTS) == []

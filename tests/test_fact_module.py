@@ -165,3 +165,25 @@ def test_module_needs_only_the_standard_library() -> None:
     imports = {line.split()[1].split(".")[0] for line in source.splitlines()
                if line.startswith(("import ", "from ")) and not line.startswith("from __future__")}
     assert imports <= {"fnmatch", "grp", "os", "platform", "pwd", "re", "socket", "stat", "time", "ansible"}
+
+
+def test_the_host_module_gathers_exactly_the_sections_the_server_kind_requests():
+    """A section added to the server kind (collectors/server.py) and not to the host module, or the other
+    way round, fails here: the module's documented spec options and its gather() are its section list."""
+    import ast
+
+    import yaml
+
+    from reconciler.collectors.server import SERVER
+
+    source = (Path(__file__).parent.parent / "reconciler/plugins/modules/reconciler_facts.py").read_text()
+    tree = ast.parse(source)
+    documentation = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                         and getattr(node.targets[0], "id", "") == "DOCUMENTATION")
+    documented = set(yaml.safe_load(documentation)["options"]["spec"]["suboptions"]) - {"sysctl_root"}
+    gather = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "gather")
+    gathered = {node.args[0].value for node in ast.walk(gather) if isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "get" and getattr(node.func.value, "id", "") == "spec"
+                and isinstance(node.args[0], ast.Constant)} - {"sysctl_root"}
+    requested = {section.name for section in SERVER.sections if section.request is not None}
+    assert documented == gathered == requested

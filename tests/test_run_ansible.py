@@ -32,10 +32,10 @@ def test_drift_on_this_machine_is_reported_then_cleared(cli, project, tmp_path):
     result = cli("--project", str(project.root), "run", "--format", "json")
     assert result.code == 2, result.err
     item = result.json()["items"][0]
-    assert {(d["path"], d["change"], str(d["actual"])) for d in item["drift"]} == {
-        (f"files.{target}.mode", "changed", "0644"),
-        (f"files.{target}.contains", "changed", "[]"),
-        (f"files.{target}.old.exists", "changed", "True"),  # declared absent, still there
+    assert {(tuple(d["path_parts"]), d["path"], d["change"], str(d["actual"])) for d in item["drift"]} == {
+        (("files", str(target), "mode"), f'files["{target}"].mode', "changed", "0644"),
+        (("files", str(target), "contains"), f'files["{target}"].contains', "changed", "[]"),
+        (("files", f"{target}.old", "exists"), f'files["{target}.old"].exists', "changed", "True"),  # declared absent
     }
     assert result.json()["run"]["sources"] == [{"collector": "ansible", "scope": "localhost", "status": "ok",
                                                 "error": None}]

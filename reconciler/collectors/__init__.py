@@ -12,6 +12,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, Mapping
 
 from ..errors import Problem
 from ..model import Settings
@@ -41,6 +42,20 @@ class Registry:
             if collector.active(settings) and any(k.name == kind for k in collector.kinds):
                 return collector
         return None
+
+
+def kind_schema(name: str) -> dict[str, Any] | None:
+    """The desired schema of a built-in kind (None for others): for CIs built without a project load."""
+    for collector in builtin_collectors():
+        for kind in collector.kinds:
+            if kind.name == name:
+                return dict(kind.desired_schema)
+    return None
+
+
+def builtin_identifiers() -> dict[str, Mapping[str, tuple[str, ...]]]:
+    """Kind.identifiers of the built-in kinds, by kind name."""
+    return {kind.name: kind.identifiers for collector in builtin_collectors() for kind in collector.kinds}
 
 
 def load_registry(root: Path, problems: list[Problem]) -> Registry:

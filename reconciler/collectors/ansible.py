@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CollectorError
-from ..model import CI, Collection, FactSet, Observed, Source
+from ..model import CI, Collection, FactSet, Failure, Observed, Reason, Source
 from .base import Collector
 from .server import SERVER
 
@@ -56,36 +56,27 @@ def host_of(ci: CI) -> str:
     return str(ci.match.get("host") or ci.id)
 
 
-def _contains(spec: Any) -> list[str]:
-    return list(spec.get("contains") or []) if isinstance(spec, Mapping) else []
-
-
 def spec_of(desired: Mapping[str, Any]) -> dict[str, Any]:
     """The module spec one CI's `desired` needs: only the sections and names it declares."""
     spec: dict[str, Any] = {}
-    for section in ("packages", "services", "sysctl", "users", "groups"):
-        if desired.get(section):
-            spec[section] = sorted(desired[section])
-    if desired.get("files"):
-        spec["files"] = {path: _contains(file) for path, file in desired["files"].items()}
-    if "listening_ports" in desired:
-        spec["listening_ports"] = True
+    for section in SERVER.sections:
+        if section.request is not None and section.name in desired:
+            request = section.request(desired[section.name])
+            if request is not None:
+                spec[section.name] = request
     return spec
 
 
 def merge_specs(specs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Several CIs on one host: the union of what each of them needs."""
+    """Several CIs on one host: the union of what each of them needs, section by section."""
+    merge = {section.name: section.merge for section in SERVER.sections}
     merged: dict[str, Any] = {}
     for spec in specs:
-        for section, value in spec.items():
-            if section == "files":
-                files = merged.setdefault("files", {})
-                for path, lines in value.items():
-                    files[path] = sorted(set(files.get(path, [])) | set(lines))
-            elif section == "listening_ports":
-                merged[section] = True
-            else:
-                merged[section] = sorted(set(merged.get(section, [])) | set(value))
+        for name, value in spec.items():
+            combine = merge.get(name)
+            if combine is not None:  # merging a request with itself normalises it (sorted, no duplicates)
+                value = combine(merged.get(name, value), value)
+            merged[name] = value
     return merged
 
 
@@ -205,18 +196,18 @@ def _message(res: Mapping[str, Any]) -> str:
     return text or "no message"
 
 
-def failure_reason(event: str, res: Mapping[str, Any]) -> str:
+def failure_reason(event: str, res: Mapping[str, Any]) -> Failure:
     """A one-line reason, classified: unreachable, authentication failed, timed out, module failed."""
     text = _message(res)
     if re.search(r"timed? ?out", text, re.IGNORECASE):
-        return f"timed out: {text}"
+        return Failure(Reason.TIMEOUT, text)
     if event == "runner_on_unreachable":
         if re.search(r"permission denied|authentication|publickey", text, re.IGNORECASE):
-            return f"authentication failed: {text}"
-        return f"unreachable: {text}"
+            return Failure(Reason.AUTH, text)
+        return Failure(Reason.UNREACHABLE, text)
     if event == "runner_on_skipped":
-        return "skipped by Ansible"
-    return f"module failed: {text}"
+        return Failure(Reason.OTHER, "skipped by Ansible", labelled=False)
+    return Failure(Reason.MODULE_FAILURE, text)
 
 
 class _Events:
@@ -224,7 +215,7 @@ class _Events:
 
     def __init__(self, progress: Any, max_result: int):
         self.facts: dict[str, dict[str, Any]] = {}
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, Failure] = {}
         self.module_seconds = 0.0
         self.output: list[str] = []
         self.progress = progress
@@ -248,10 +239,12 @@ class _Events:
             self.facts[host] = res[MODULE]
             self.module_seconds += float(res.get("reconciler_seconds") or 0)
         elif not res:
-            self.errors[host] = (f"result larger than {self.max_result} characters, dropped by ansible-runner"
-                                 " (declare fewer packages/files for this host)")
+            self.errors[host] = Failure(Reason.MALFORMED_FACTS,
+                                        f"result larger than {self.max_result} characters, dropped by"
+                                        " ansible-runner (declare fewer packages/files for this host)",
+                                        labelled=False)
         else:
-            self.errors[host] = f"module returned no {MODULE}"
+            self.errors[host] = Failure(Reason.MALFORMED_FACTS, f"module returned no {MODULE}", labelled=False)
 
 
 # --- the collector --------------------------------------------------------------------------------
@@ -270,7 +263,7 @@ class AnsibleCollector(Collector):
             found, error = events.facts.get(host), events.errors.get(host)
             if found is None and error is None:
                 error = self._missing_reason(runner_stats, events)
-            sources.append(Source(self.name, host, "failed" if error else "ok", error))
+            sources.append(Source(self.name, host, "failed" if error else "ok", str(error) if error else None))
             facts.update({ci.id: self._fact_set(ci, host, found, error) for ci in group})
             if found is not None:
                 observed.append(self._observed(host, group, found))
@@ -294,9 +287,10 @@ class AnsibleCollector(Collector):
                                        f" ({sources})", identity={"host": host})
         return by_host, facts
 
-    def _fact_set(self, ci: CI, host: str, found: Mapping[str, Any] | None, error: str | None) -> FactSet:
-        return FactSet(ci.id, self.name, host, facts=None if error else found, error=error,
-                       identity={"host": host})
+    def _fact_set(self, ci: CI, host: str, found: Mapping[str, Any] | None, error: Failure | None) -> FactSet:
+        if error is not None:
+            return FactSet.failed(ci.id, self.name, host, error, {"host": host})
+        return FactSet(ci.id, self.name, host, facts=found, identity={"host": host})
 
     def _observed(self, host: str, group: Sequence[CI], found: Mapping[str, Any]) -> Observed:
         hardware = found.get("hardware") or {}
@@ -306,12 +300,13 @@ class AnsibleCollector(Collector):
         return Observed(SERVER.name, identity, summary, source=host, ci=min(ci.id for ci in group))
 
     @staticmethod
-    def _missing_reason(runner_stats: Mapping[str, Any], events: _Events) -> str:
+    def _missing_reason(runner_stats: Mapping[str, Any], events: _Events) -> Failure:
         status = runner_stats.get("runner_status")
         if status == "timeout":
-            return f"timed out: no result before the run's deadline ({runner_stats.get('deadline')} s)"
+            return Failure(Reason.TIMEOUT, f"no result before the run's deadline ({runner_stats.get('deadline')} s)")
         tail = " | ".join(line.strip() for line in events.output if line.strip())
-        return f"no result from Ansible (runner {status}, rc {runner_stats.get('rc')}){': ' + tail if tail else ''}"
+        return Failure(Reason.OTHER, f"no result from Ansible (runner {status}, rc {runner_stats.get('rc')})"
+                                     f"{': ' + tail if tail else ''}", labelled=False)
 
     # --- running ansible-runner ---
 

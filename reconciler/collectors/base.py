@@ -15,14 +15,38 @@ from ..model import CI, Collection, Project, Settings
 
 
 @dataclass(frozen=True)
+class Section:
+    """One fact section of a kind gathered section by section (a server's `packages`, `files`, ...).
+
+    name/schema: the key in `desired` and facts, and the schema of its declared value (built from
+    reconciler.expectations' fragments). request: the declared value → what to ask the target for (None:
+    nothing to ask; a section without `request` is always gathered). merge: two requests for one target
+    (several CIs on one host) → one. translate: the raw output of Ansible's setup/package_facts/
+    service_facts → this section's facts, or None when those modules do not provide it.
+    """
+
+    name: str
+    schema: Mapping[str, Any]
+    request: Callable[[Any], Any] | None = None
+    merge: Callable[[Any, Any], Any] | None = None
+    translate: Callable[[Mapping[str, Any]], Any] | None = None
+
+
+@dataclass(frozen=True)
 class Kind:
-    """A CI kind: the schema of its `desired` and `match`, and how desired values are normalised."""
+    """A CI kind, the unit of extension: the schema of its `desired` and `match`, how desired values are
+    normalised, its fact sections (for kinds gathered section by section), the identity keys that also
+    carry a register identifier (`identifiers`: {"instance_id": ("id",)} — used by register
+    identification), and its remediation actions (`actions`: filled by plan/apply)."""
 
     name: str
     desired_schema: Mapping[str, Any]
     match_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
     normalise_desired: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     default_match: Callable[[str], dict[str, Any]] | None = None  # from the CI id
+    sections: tuple[Section, ...] = ()
+    identifiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    actions: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Progress:

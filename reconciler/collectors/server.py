@@ -1,4 +1,5 @@
-"""The `server` kind: its desired schema and the fact vocabulary every server collector produces.
+"""The `server` kind: its fact sections (one `Section` each: schema, request, merge, translation), its
+desired schema built from them, and the fact vocabulary every server collector produces.
 
 Vocabulary (what `desired` of a server CI may declare, and what collectors return):
 
@@ -22,30 +23,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import Kind
-
-_MATCHER = {
-    "anyOf": [
-        {"type": ["string", "number", "boolean", "null"]},
-        {
-            "type": "object",
-            "properties": {"regex": {"type": "string"}},
-            "required": ["regex"],
-            "additionalProperties": False,
-        },
-    ]
-}
-_SET = {
-    "anyOf": [
-        {"type": "array", "items": _MATCHER},
-        {
-            "type": "object",
-            "properties": {"ordered": {"type": "array"}},
-            "required": ["ordered"],
-            "additionalProperties": False,
-        },
-    ]
-}
+from ..expectations import PRESENCE, SET, VALUE
+from .base import Kind, Section
 
 
 def _record(**properties: Any) -> dict[str, Any]:
@@ -54,26 +33,11 @@ def _record(**properties: Any) -> dict[str, Any]:
 
 def _named(record: dict[str, Any]) -> dict[str, Any]:
     """A mapping name -> record, or name -> present/absent."""
-    return {"type": "object", "additionalProperties": {"anyOf": [record, {"enum": ["present", "absent"]}]}}
+    return {"type": "object", "additionalProperties": {"anyOf": [record, PRESENCE]}}
 
 
-_STRINGS = {key: _MATCHER for key in ("distribution", "version", "major_version", "release", "family",
+_STRINGS = {key: VALUE for key in ("distribution", "version", "major_version", "release", "family",
                                       "kernel", "arch")}
-SERVER_SCHEMA: dict[str, Any] = _record(
-    hostname=_MATCHER,
-    os=_record(**_STRINGS),
-    hardware=_record(**{k: _MATCHER for k in ("serial", "uuid", "vendor", "model", "memory_mb", "cpus")}),
-    packages={"type": "object", "additionalProperties": _MATCHER},
-    services=_named(_record(state={"enum": ["running", "stopped"]}, enabled={"type": "boolean"})),
-    files=_named(_record(exists={"type": "boolean"}, mode={"type": ["string", "integer"]}, owner=_MATCHER,
-                         group=_MATCHER, contains={"type": "array", "items": {"type": "string"}})),
-    sysctl={"type": "object", "additionalProperties": _MATCHER},
-    users=_named(_record(uid=_MATCHER, gid=_MATCHER, home=_MATCHER, shell=_MATCHER, groups=_SET)),
-    groups=_named(_record(gid=_MATCHER, members=_SET)),
-    listening_ports=_SET,
-)
-
-
 def normalise_mode(mode: Any) -> str:
     """0644 written unquoted in YAML arrives as the int 420; "644" and "0644" are the same mode."""
     if isinstance(mode, int):
@@ -95,15 +59,6 @@ def normalise_server_desired(desired: dict[str, Any]) -> dict[str, Any]:
         elif "mode" in spec:
             spec["mode"] = normalise_mode(spec["mode"])
     return desired
-
-
-SERVER = Kind(
-    name="server",
-    desired_schema=SERVER_SCHEMA,
-    match_schema=_record(host={"type": "string"}),
-    normalise_desired=normalise_server_desired,
-    default_match=lambda ci_id: {"host": ci_id},
-)
 
 
 # --- translation of Ansible's builtin fact modules -------------------------------------------------
@@ -164,13 +119,65 @@ def normalise_services(services: Mapping[str, Mapping[str, Any]]) -> dict[str, A
     return result
 
 
-def normalise_setup_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+def normalise_setup_facts(facts: Mapping[str, Any], sections: tuple[Section, ...] | None = None) -> dict[str, Any]:
     """Facts of setup (+ package_facts, service_facts when gathered) -> the server vocabulary."""
-    result: dict[str, Any] = {"os": _section(facts, _OS_KEYS), "hardware": _section(facts, _HARDWARE_KEYS)}
-    if _fact(facts, "hostname") is not None:
-        result["hostname"] = _fact(facts, "hostname")
-    if isinstance(facts.get("packages"), dict):
-        result["packages"] = normalise_packages(facts["packages"])
-    if isinstance(facts.get("services"), dict):
-        result["services"] = normalise_services(facts["services"])
-    return result
+    found = ((section.name, section.translate(facts)) for section in sections or SECTIONS if section.translate)
+    return {name: value for name, value in found if value is not None}
+
+
+# --- the sections and the kind ------------------------------------------------------------------------
+
+def _names(declared: Any) -> list[str] | None:
+    """Ask the host for the declared names only."""
+    return sorted(declared) or None
+
+
+def _union(left: list[str], right: list[str]) -> list[str]:
+    return sorted(set(left) | set(right))
+
+
+def _file_requests(declared: Mapping[str, Any]) -> dict[str, list[str]] | None:
+    """path -> the lines whose presence the host checks."""
+    return {path: list(spec.get("contains") or []) if isinstance(spec, Mapping) else []
+            for path, spec in declared.items()} or None
+
+
+def _merge_files(left: Mapping[str, list[str]], right: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    return {path: sorted(set(left.get(path, [])) | set(right.get(path, []))) for path in {**left, **right}}
+
+
+def _when_dict(key: str, translate: Any) -> Any:
+    return lambda facts: translate(facts[key]) if isinstance(facts.get(key), dict) else None
+
+
+# The host module (plugins/modules/reconciler_facts.py) gathers each section that has a `request`;
+# tests/test_fact_module.py checks its list against this one.
+SECTIONS: tuple[Section, ...] = (
+    Section("os", _record(**_STRINGS), translate=lambda facts: _section(facts, _OS_KEYS)),
+    Section("hardware", _record(**{k: VALUE for k in ("serial", "uuid", "vendor", "model", "memory_mb", "cpus")}),
+            translate=lambda facts: _section(facts, _HARDWARE_KEYS)),
+    Section("hostname", VALUE, translate=lambda facts: _fact(facts, "hostname")),
+    Section("packages", {"type": "object", "additionalProperties": VALUE}, request=_names, merge=_union,
+            translate=_when_dict("packages", normalise_packages)),
+    Section("services", _named(_record(state={"enum": ["running", "stopped"]}, enabled={"type": "boolean"})),
+            request=_names, merge=_union, translate=_when_dict("services", normalise_services)),
+    Section("files", _named(_record(exists={"type": "boolean"}, mode={"type": ["string", "integer"]},
+                                    owner=VALUE, group=VALUE, contains={"type": "array", "items": {"type": "string"}})),
+            request=_file_requests, merge=_merge_files),
+    Section("sysctl", {"type": "object", "additionalProperties": VALUE}, request=_names, merge=_union),
+    Section("users", _named(_record(uid=VALUE, gid=VALUE, home=VALUE, shell=VALUE, groups=SET)),
+            request=_names, merge=_union),
+    Section("groups", _named(_record(gid=VALUE, members=SET)), request=_names, merge=_union),
+    Section("listening_ports", SET, request=lambda declared: True, merge=lambda left, right: True),
+)
+SERVER_SCHEMA: dict[str, Any] = _record(**{section.name: section.schema for section in SECTIONS})
+
+SERVER = Kind(
+    name="server",
+    desired_schema=SERVER_SCHEMA,
+    match_schema=_record(host={"type": "string"}),
+    normalise_desired=normalise_server_desired,
+    default_match=lambda ci_id: {"host": ci_id},
+    sections=SECTIONS,
+)
+

@@ -95,8 +95,10 @@ def _repeated(text: str) -> bool:
     return not bare or not bare.strip(bare[0])
 
 
-def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
-    """Every identifier we can read off a resource, as found (`identify` normalises the ones it tries)."""
+def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[str, Any],
+                aliases: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """Every identifier we can read off a resource, as found (`identify` normalises the ones it tries).
+    `aliases`: the kind's own identity keys that carry an identifier (Kind.identifiers)."""
     hardware = facts.get("hardware")
     # dict, not typing.Mapping: isinstance against the ABC costs more than the whole lookup
     hw = hardware if isinstance(hardware, dict) else {}
@@ -110,10 +112,8 @@ def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[st
         "hostname": ident("host") or ident("hostname") or fact("hostname"),
         "mac": ident("mac") or fact("mac"),
     }
-    if kind == "aws.ec2.instance":
-        raw["instance_id"] = raw["instance_id"] or ident("id")
-    if kind == "aws.s3.bucket":
-        raw["bucket"] = raw["bucket"] or ident("name")
+    for key, names in (aliases or {}).items():
+        raw[key] = raw.get(key) or next((ident(name) for name in names if ident(name) is not None), None)
     return {key: value for key, value in raw.items() if value is not None}
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from ..bulk import paused_gc
 from ..model import FactSet, Item, Observed, RunResult
+from ..paths import display
 from . import schema as t
 from .assets import Link, json_value
 from .identify import content_hash, resource_key
@@ -49,11 +50,16 @@ def subject_of(item: Item) -> str:
     return item.ci or item.asset or resource_key(item.kind, item.identity)
 
 
+def _path_text(path: Any) -> str:
+    """The display form of a drift path (reconciler.paths): keys with dots quoted, so one text per tuple."""
+    return display(path) if isinstance(path, tuple) else str(path)
+
+
 def findings_of(item: Item) -> list[tuple[str, str]]:
     """(fingerprint, what) for each flag and each unwaived drift of an item."""
     subject = subject_of(item)
     whats = [f"flag:{flag}" for flag in item.flags]
-    whats += [f"drift:{d.path}" for d in item.drift if not d.waived]
+    whats += [f"drift:{_path_text(d.path)}" for d in item.drift if not d.waived]
     return [(fingerprint(item.kind, subject, what), what) for what in whats]
 
 

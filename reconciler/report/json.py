@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..model import Change, Drift, Item, RunResult, Source, Status
+from ..paths import DriftPath, parse_path
 
 SCHEMA = "reconciler.report/v1"
 
@@ -43,7 +44,7 @@ def item_dict(item: Item) -> dict[str, Any]:
 
 
 def drift_dict(drift: Drift) -> dict[str, Any]:
-    return {"path": drift.path, "change": drift.change.value, "desired": drift.desired, "actual": drift.actual,
+    return {"path": str(drift.path), "path_parts": list(drift.path), "change": drift.change.value, "desired": drift.desired, "actual": drift.actual,
             "severity": drift.severity, "waived": drift.waived}
 
 
@@ -51,12 +52,18 @@ def render_json(result: RunResult) -> str:
     return json.dumps(report_dict(result), indent=2, default=str) + "\n"
 
 
+def _path_of(drift: dict[str, Any]) -> DriftPath:
+    """path_parts when recorded (reports since paths are tuples), else the old dotted text split back."""
+    parts = drift.get("path_parts")
+    return DriftPath(parts if isinstance(parts, list) else parse_path(str(drift["path"])))
+
+
 def result_from_report(report: dict[str, Any]) -> RunResult:
     """A recorded JSON report back into a RunResult, to render it again in any format."""
     run = report["run"]
     items = [Item(ci=i["ci"], kind=i["kind"], status=Status(i["status"]) if i["status"] else None,
                   identity=i["identity"], owner=i.get("owner"), asset=i.get("asset"), severity=i.get("severity"),
-                  drift=[Drift(d["path"], Change(d["change"]), d["desired"], d["actual"], d["severity"], d["waived"])
+                  drift=[Drift(_path_of(d), Change(d["change"]), d["desired"], d["actual"], d["severity"], d["waived"])
                          for d in i["drift"]],
                   flags=list(i["flags"]), error=i["error"], details=i.get("details") or {})
              for i in report["items"]]

@@ -57,7 +57,7 @@ def tailor(facts: dict[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
 
 
 SPEC = KindSpec(
-    kind=make_kind(NAME, DESIRED),
+    kind=make_kind(NAME, DESIRED, identifiers={"instance_id": ("id",)}),
     service="ec2",
     list_call="describe_instances",
     result_key="Reservations[].Instances[]",

@@ -133,7 +133,7 @@ def identity(raw: Raw, account: str, region: str | None) -> dict[str, Any]:
 
 
 SPEC = KindSpec(
-    kind=make_kind(NAME, DESIRED),
+    kind=make_kind(NAME, DESIRED, identifiers={"bucket": ("name",)}),
     service="s3",
     list_call="list_buckets",
     result_key="Buckets[]",

@@ -13,29 +13,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
+from ... import expectations
 from ..base import Kind
 
 Raw = Mapping[str, Any]
 
 # --- desired-schema building blocks (same matcher grammar as the server kind) -----------------------
 
-MATCHER: dict[str, Any] = {
-    "anyOf": [
-        {"type": ["string", "number", "boolean", "null"]},
-        {"type": "object", "properties": {"regex": {"type": "string"}}, "required": ["regex"],
-         "additionalProperties": False},
-    ]
-}
-SET: dict[str, Any] = {
-    "anyOf": [
-        {"type": "array", "items": MATCHER},
-        {"type": "object", "properties": {"ordered": {"type": "array"}}, "required": ["ordered"],
-         "additionalProperties": False},
-        {"enum": ["present", "absent"]},
-    ]
-}
+MATCHER = expectations.VALUE  # the one matcher grammar lives in reconciler.expectations
+SET = expectations.SET
+
 TAGS: dict[str, Any] = {"type": "object", "additionalProperties": MATCHER}
-BOOL: dict[str, Any] = {"anyOf": [{"type": "boolean"}, {"enum": ["present", "absent"]}]}
+BOOL: dict[str, Any] = {"anyOf": [{"type": "boolean"}, expectations.PRESENCE]}
 
 
 def record(**properties: Any) -> dict[str, Any]:
@@ -51,10 +40,13 @@ MATCH_SCHEMA = record(account={"type": ["string", "integer"]}, region={"type": "
 
 
 def make_kind(name: str, desired: dict[str, Any],
-              normalise_desired: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Kind:
-    """An aws Kind: match by {account, region, id|name|arn|tags}; without `match`, the CI id is the name."""
+              normalise_desired: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+              identifiers: Mapping[str, tuple[str, ...]] | None = None) -> Kind:
+    """An aws Kind: match by {account, region, id|name|arn|tags}; without `match`, the CI id is the name.
+    `identifiers`: identity keys carrying a register identifier (an instance's `id` is its instance_id)."""
     return Kind(name=name, desired_schema=record(**desired), match_schema=MATCH_SCHEMA,
-                normalise_desired=normalise_desired, default_match=lambda ci_id: {"name": ci_id})
+                normalise_desired=normalise_desired, default_match=lambda ci_id: {"name": ci_id},
+                identifiers=dict(identifiers or {}))
 
 
 # --- the header --------------------------------------------------------------------------------------
