@@ -160,7 +160,7 @@ def _carry_out(
         if failed and options.stop_on_error:
             outcome.results[step["id"]] = (SKIPPED, "not attempted: an earlier step failed (--stop-on-error)")
             continue
-        outcome.results[step["id"]] = _cloud_step(clients, step)
+        outcome.results[step["id"]] = _cloud_step(clients, step, _executor(project, step["kind"]))
         failed = failed or outcome.results[step["id"]][0] == FAILED
     outcome.timings["cloud"] = time.perf_counter() - began
     return _server_facts(project, servers, events)
@@ -225,9 +225,15 @@ def _clients(project: Project, options: ApplyOptions) -> Any:
     return CloudClients(project.settings.aws or {}, options.session_factory)
 
 
-def _cloud_step(clients: Any, step: Mapping[str, Any]) -> tuple[str, str | None]:
+def _executor(project: Project, kind_name: str) -> Callable[..., None]:
+    """The kind descriptor's `execute` action (plugin kinds bring their own), else the built-in AWS one."""
+    kind = project.registry.kinds.get(kind_name) if project.registry else None
+    return (kind.actions.get("execute") if kind else None) or aws_fixers.execute
+
+
+def _cloud_step(clients: Any, step: Mapping[str, Any], execute: Callable[..., None]) -> tuple[str, str | None]:
     try:
-        aws_fixers.execute(step, lambda service: clients.client(step["target"], service))
+        execute(step, lambda service: clients.client(step["target"], service))
     except Exception as exc:  # botocore's errors, a bad rule string: the step failed, the others go on
         return FAILED, _describe(exc)
     return APPLIED, None

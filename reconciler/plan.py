@@ -6,8 +6,8 @@ and seals the whole into a `reconciler.plan/v1` document: `project_digest` (the 
 per step `facts_digest` (that CI's observed facts) and `digest` (sha256 over everything else, canonical
 JSON). apply.py refuses a plan whose digests no longer hold.
 
-The adapter (`path_parts`, `exact_value`) is the one place that knows how a drift's path and declared
-value are spelled; everything downstream works on tuples and exact values.
+`path_parts` and `exact_value` read a drift's tuple path and its parsed expectation (reconciler.expectations):
+the fixers get the keys and the one value to set, or the reason there is none.
 """
 
 from __future__ import annotations
@@ -15,20 +15,18 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from . import expectations, paths
 from .errors import UsageError
 from .fixers import NOT_EXACT, Fix, Need, fixers, manual, unfixable
 from .model import CI, Drift, FactSet, Item, Project, Status
 
 SCHEMA = "reconciler.plan/v1"
-_CONSTRAINT = re.compile(r"^\s*(>=|<=|==|!=|>|<)")
-_GLOB = re.compile(r"[*?\[]")
 
 
 # --- digests --------------------------------------------------------------------------------------
@@ -79,40 +77,33 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
 # --- the adapter: how drift paths and declared values are spelled ----------------------------------
 
 
-def path_parts(drift: Drift, ci: CI) -> tuple[Any, ...]:
-    """The drift's path as a tuple of keys. Dotted paths are split against the CI's declared tree, so that
-    keys holding dots (`files./etc/x.conf`, `sysctl.net.ipv4.ip_forward`) stay whole."""
-    if isinstance(drift.path, tuple):
-        return drift.path
-    parts: list[Any] = []
-    node: Any = ci.desired
-    rest = str(drift.path)
-    while rest:
-        keys = [str(k) for k in node] if isinstance(node, dict) else []
-        key = max((k for k in keys if rest == k or rest.startswith(k + ".")), key=len, default=None)
-        if key is None:
-            parts.extend(rest.split("."))
-            break
-        parts.append(key)
-        node, rest = node[key], rest[len(key) + 1 :]
-    return tuple(parts)
+def path_parts(drift: Drift, ci: CI | None = None) -> tuple[Any, ...]:
+    """The drift's path as a plain tuple of keys."""
+    return tuple(drift.path)
 
 
 def display(parts: Sequence[Any]) -> str:
-    return ".".join(str(p) for p in parts)
+    return paths.display(parts)
 
 
-def exact_value(desired: Any) -> tuple[Any, str | None]:
-    """(the one value that satisfies `desired`, None) or (NOT_EXACT, why not)."""
-    if isinstance(desired, dict) and set(desired) == {"regex"}:
-        return NOT_EXACT, f"{desired['regex']!r} is a regex, not one value"
-    if isinstance(desired, dict) and set(desired) == {"ordered"}:
-        return desired["ordered"], None
-    if isinstance(desired, str) and _CONSTRAINT.match(desired):
-        return NOT_EXACT, f"'{desired}' is a version constraint, not one version"
-    if isinstance(desired, str) and _GLOB.search(desired):
-        return NOT_EXACT, f"'{desired}' is a glob, not one value"
-    return desired, None
+_PATTERNS = {"Glob": "a glob, not one value", "VersionConstraint": "a version constraint, not one version",
+             "Regex": "a regex, not one value"}
+
+
+def exact_value(drift: Drift) -> tuple[Any, str | None]:
+    """(the one value that satisfies the drift's expectation, None) or (NOT_EXACT, why not)."""
+    expected = drift.expected if drift.expected is not None else expectations.parse(None, drift.desired)
+    exact = expected.exact
+    if exact is not expectations.NO_EXACT:
+        return exact, None
+    what = _PATTERNS.get(type(expected).__name__, "a pattern, not one value")
+    return NOT_EXACT, f"'{_shown(drift.desired)}' is {what}"
+
+
+def _shown(desired: Any) -> str:
+    if isinstance(desired, dict) and len(desired) == 1:
+        return str(next(iter(desired.values())))
+    return json.dumps(desired, default=str) if isinstance(desired, (dict, list)) else str(desired)
 
 
 # --- building the plan ----------------------------------------------------------------------------
@@ -162,7 +153,7 @@ def _fixes(
         if drift.waived:
             continue
         parts = path_parts(drift, ci)
-        exact, why = exact_value(drift.desired)
+        exact, why = exact_value(drift)
         need = Need(
             ci.id,
             ci.kind,
@@ -176,7 +167,8 @@ def _fixes(
             host_vars,
             given.allow_disruptive,
         )
-        fixer = registry.get(ci.kind)
+        kind = given.project.registry.kinds.get(ci.kind) if given.project.registry else None
+        fixer = (kind.actions.get("plan") if kind else None) or registry.get(ci.kind)
         for fix in (fixer(need) if fixer else unfixable(need)) or [manual("nothing to do was found")]:
             yield fix, drift, parts
 

@@ -9,6 +9,10 @@ import os
 import stat
 import sys
 
+from reconciler.paths import display
+
+SYSCTL = display(("sysctl", "net.ipv4.ip_forward"))
+
 
 def write_project(project, tmp_path, extra: str = "") -> dict:
     target, root = tmp_path / "app.conf", tmp_path / "proc-sys"
@@ -55,14 +59,16 @@ def test_plan_review_apply_verify_and_record(cli, project, tmp_path):
     assert "+PermitRootLogin no" in planned.out or "PermitRootLogin no" in planned.out
     plan = json.loads(plan_file.read_text())
     assert plan["schema"] == "reconciler.plan/v1"
-    actions = sorted((s["action"], s["path"]) for s in plan["steps"])
+    actions = sorted((s["action"], tuple(s["path_parts"])) for s in plan["steps"])
     target = str(paths["target"])
     assert actions == [
-        ("file", f"files.{target}.mode"),
-        ("lineinfile", f"files.{target}.contains"),
-        ("lineinfile", f"files.{target}.contains"),
-        ("sysctl", "sysctl.net.ipv4.ip_forward"),
+        ("file", ("files", target, "mode")),
+        ("lineinfile", ("files", target, "contains")),
+        ("lineinfile", ("files", target, "contains")),
+        ("sysctl", ("sysctl", "net.ipv4.ip_forward")),
     ]
+    assert {s["path"] for s in plan["steps"]} == {display(("files", target, "mode")), SYSCTL,
+                                                  display(("files", target, "contains"))}
     # the plan changed nothing
     assert stat.S_IMODE(os.stat(paths["target"]).st_mode) == 0o644
     assert paths["target"].read_text() == "PermitRootLogin yes\n"
@@ -80,7 +86,7 @@ def test_plan_review_apply_verify_and_record(cli, project, tmp_path):
     assert again.code == 0, again.out
     history = cli("--project", str(project.root), "history", "workstation")
     assert history.code == 0, history.err
-    assert "applied+verified" in history.out and f"files.{target}.mode" in history.out
+    assert "applied+verified" in history.out and display(("files", target, "mode")) in history.out
 
 
 def plan_of(cli, project, tmp_path, *extra: str) -> tuple[dict, object]:
@@ -150,12 +156,12 @@ def test_one_failing_step_the_others_applied_exit_2_failure_recorded(cli, projec
     done = apply(cli, project, plan_file)
     assert done.code == 2, done.out + done.err
     sysctl = next(s for s in plan["steps"] if s["action"] == "sysctl")
-    assert f"{sysctl['id']} workstation sysctl.net.ipv4.ip_forward: failed" in done.out
+    assert f"{sysctl['id']} workstation {SYSCTL}: failed" in done.out
     assert done.out.count("applied+verified") == 3
     assert stat.S_IMODE(os.stat(paths["target"]).st_mode) == 0o600
     assert "MaxAuthTries 3" in paths["target"].read_text()
     history = cli("--project", str(project.root), "history", "workstation")
-    assert "failed  sysctl.net.ipv4.ip_forward" in history.out
+    assert f"failed  {SYSCTL}" in history.out
 
 
 def test_a_waived_drift_is_not_planned(cli, project, tmp_path):
