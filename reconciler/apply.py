@@ -231,7 +231,8 @@ def _executor(project: Project, kind_name: str) -> Callable[..., None]:
     return (kind.actions.get("execute") if kind else None) or aws_fixers.execute
 
 
-def _cloud_step(clients: Any, step: Mapping[str, Any], execute: Callable[..., None]) -> tuple[str, str | None]:
+def _cloud_step(clients: Any, step: Mapping[str, Any], execute: Callable[..., None]
+                ) -> tuple[str, str | None]:
     try:
         execute(step, lambda service: clients.client(step["target"], service))
     except Exception as exc:  # botocore's errors, a bad rule string: the step failed, the others go on

@@ -69,7 +69,7 @@ def facts_digest(ci: CI, facts: FactSet) -> str:
     return sha256(declared_facts(ci.desired, facts.facts if facts.ok else None))
 
 
-def seal(plan: dict[str, Any]) -> dict[str, Any]:
+def seal(plan: Mapping[str, Any]) -> dict[str, Any]:
     body = {key: value for key, value in plan.items() if key != "digest"}
     return {**body, "digest": sha256(body)}
 
@@ -210,9 +210,11 @@ def target_of(ci: CI, facts: FactSet) -> dict[str, Any]:
     """Where a step is carried out: the inventory host, or the account/region/id of a cloud resource."""
     if ci.kind == "server":
         return {"host": str(facts.identity.get("host") or ci.match.get("host") or ci.id)}
-    account, _, region = facts.scope.partition("/")
+    account, _, scope_region = facts.scope.partition("/")
     found = facts.facts or {}
-    region = found.get("region") or (region if region and region != "global" else ci.match.get("region"))
+    if scope_region in ("", "global"):  # account-level kinds (S3, IAM): the bucket's own region, if any
+        scope_region = ci.match.get("region")
+    region = found.get("region") or scope_region
     return {
         "account": account or ci.match.get("account"),
         "region": region,

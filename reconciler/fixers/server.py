@@ -28,7 +28,7 @@ _AUTH_PATHS = (
 
 
 def fix(need: Need) -> Sequence[Fix]:
-    section = need.parts[0] if need.parts else None
+    section = str(need.parts[0]) if need.parts else ""
     handler = _SECTIONS.get(section)
     if handler is None:
         return [manual(f"'{section}' is not something a fixer changes; fix it on the host")]
