@@ -136,7 +136,9 @@ class StepEvents:
             self.changed.add(step)
         diff = res.get("diff")
         for one in diff if isinstance(diff, list) else [diff] if diff else []:
-            self.diffs.setdefault(step, []).append(render_diff(one))
+            text = render_diff(one)
+            if text:  # lineinfile also reports its (unchanged) file attributes
+                self.diffs.setdefault(step, []).append(text)
 
     def outcome(self, step: Mapping[str, Any]) -> str | None:
         """The reason a step failed, or None."""
@@ -156,11 +158,15 @@ def _message(res: Mapping[str, Any]) -> str:
 
 
 def render_diff(diff: Mapping[str, Any]) -> str:
-    """One module diff → unified-diff-like text (file modules give before/after strings or dicts)."""
+    """One module diff → unified-diff-like text (file modules give before/after strings or dicts); "" when
+    it shows no change."""
     if diff.get("prepared"):
         return str(diff["prepared"]).rstrip()
     before, after = diff.get("before", ""), diff.get("after", "")
-    header = f"--- {diff.get('before_header', 'before')}\n+++ {diff.get('after_header', 'after')}\n"
+    if before == after:
+        return ""
+    name = diff.get("before_header", "before")  # copy's after_header is its temp file: name the target
+    header = f"--- {name}\n+++ {diff.get('after_header', 'after') if name == 'before' else name}\n"
     if isinstance(before, dict) or isinstance(after, dict):
         keys = sorted(set(before or {}) | set(after or {}))
         lines = [
