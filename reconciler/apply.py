@@ -19,7 +19,7 @@ from .collectors.ansible import AnsibleCollector, merge_specs, spec_of
 from .collectors.base import CollectOptions
 from .errors import ReconcilerError
 from .fixers import aws as aws_fixers
-from .fixers.server_play import StepEvents, host_steps, playbook
+from .fixers.server_play import NO_RESULT, StepEvents, host_steps, playbook
 from .model import CI, FactSet, Project
 from .plan import automatic, facts_digest, path_parts, project_digest, seal
 from .register.store import Register
@@ -31,6 +31,9 @@ APPLIED, UNVERIFIED, FAILED, MANUAL, SKIPPED = (
     "skipped-manual",
     "skipped",
 )
+
+
+NOT_ATTEMPTED = "not attempted: an earlier step failed (--stop-on-error)"
 
 
 class Refused(ReconcilerError):
@@ -153,12 +156,16 @@ def _carry_out(
     for step in servers:
         reason = events.outcome(step)
         outcome.results[step["id"]] = (FAILED, reason) if reason else (APPLIED, None)
+    if options.stop_on_error and any(r == FAILED for r, _ in outcome.results.values()):
+        for step in servers:
+            if outcome.results[step["id"]] == (FAILED, NO_RESULT):
+                outcome.results[step["id"]] = (SKIPPED, NOT_ATTEMPTED)
     began = time.perf_counter()
     failed = any(r == FAILED for r, _ in outcome.results.values())
     clients = _clients(project, options) if cloud else None
     for step in cloud:
         if failed and options.stop_on_error:
-            outcome.results[step["id"]] = (SKIPPED, "not attempted: an earlier step failed (--stop-on-error)")
+            outcome.results[step["id"]] = (SKIPPED, NOT_ATTEMPTED)
             continue
         outcome.results[step["id"]] = _cloud_step(clients, step, _executor(project, step["kind"]))
         failed = failed or outcome.results[step["id"]][0] == FAILED

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 STEPS_VAR = "reconciler_steps"
 SPEC_VAR = "reconciler_spec"  # the collector's fact spec of the host (collectors/ansible.py)
 FACTS = "reconciler_facts"
+NO_RESULT = "no result from Ansible for this step"
 SYSCTL_ROOT_VAR = "reconciler_sysctl_root"  # hidden host var (tests): kernel parameters live under it
 
 
@@ -35,7 +36,8 @@ def playbook(stop_on_error: bool, gather: bool = False, actions: Iterable[str] |
     """The fixed playbook (only the tasks of `actions`, when given: an empty loop still costs a worker per
     host); without --stop-on-error a failing item never stops the host's other steps. `gather`: end with
     the read-only fact module, so that apply re-collects in the same run. Hosts run their steps
-    independently of each other (strategy free): in order on each host, never waiting for the slowest."""
+    independently of each other (strategy free): in order on each host, never waiting for the slowest —
+    unless `stop_on_error`, where the first failure stops every host."""
     wanted = set(actions) if actions is not None else None
     tasks = [
         _task("package", "ansible.builtin.package", {"name": _arg("name"), "state": _arg("state")}),
@@ -83,7 +85,9 @@ def playbook(stop_on_error: bool, gather: bool = False, actions: Iterable[str] |
     body = "\n".join(task + errors for task in tasks)
     if gather:
         body += f'\n    - name: facts\n      reconciler_facts:\n        spec: "{{{{ {SPEC_VAR} }}}}"'
-    return f"- hosts: _reconciler_targets\n  gather_facts: false\n  strategy: free\n  tasks:\n{body}\n"
+    # --stop-on-error: the first failure stops every host (linear, so that no host runs ahead of it)
+    pace = "  any_errors_fatal: true\n" if stop_on_error else "  strategy: free\n"
+    return f"- hosts: _reconciler_targets\n  gather_facts: false\n{pace}  tasks:\n{body}\n"
 
 
 def host_steps(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -148,7 +152,7 @@ class StepEvents:
         if host in self.host_failed:
             return f"host failed: {self.host_failed[host]}"
         if step["id"] not in self.seen:
-            return "no result from Ansible for this step"
+            return NO_RESULT
         return self.failed.get(step["id"])
 
 
