@@ -222,7 +222,7 @@ class Fields(Expectation):
         if actual.__class__ is not dict and not isinstance(actual, Mapping):
             return False
         get = actual.get
-        for key, child, value, cls in zip(self.keys, self.children, self.values, self.classes):  # noqa: B905
+        for key, child, value, cls in zip(self.keys, self.children, self.values, self.classes):
             have = get(key, MISSING)
             if have.__class__ is cls and have == value:
                 continue
