@@ -48,7 +48,7 @@ class RunOptions:
 
 
 def run(project: Project, options: RunOptions = RunOptions(), register: Register | None = None,
-        record: bool = True) -> RunResult:
+        record: bool = True, facts_out: dict[str, FactSet] | None = None) -> RunResult:
     """One reconcile run. With a register, findings are classified against it and (if `record`) the run
     is recorded in it, in one transaction; without one, against an empty register."""
     timings: dict[str, float] = {}
@@ -57,6 +57,8 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
     with _timed(timings, "collect"):
         collections = collect(project, cis, options)
     facts = {ci.id: _fact_set(ci, collections) for ci in cis}
+    if facts_out is not None:  # plan and apply pin their steps to these facts
+        facts_out.update(facts)
     with _timed(timings, "diff"):
         items = diff_cis(project, cis, facts, register.waivers(today) if register else [])
     with _timed(timings, "classify"):

@@ -66,7 +66,7 @@ def test_opening_twice_migrates_once_and_keeps_data(register_dsn, tmp_path):
     reg.close()
     again = open_register(register_dsn, tmp_path)
     with again.reading() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0002"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0003"
     assert [a.asset_tag for a in again.assets()] == ["A-1"]
     again.close()
 

@@ -100,14 +100,27 @@ def _unsafe(text: str) -> str:
     return "!unsafe " + json.dumps(text)
 
 
-def write_inventory(path: Path, specs: Mapping[str, dict[str, Any]], host_vars: Callable[[str], Mapping]) -> None:
-    """A YAML inventory putting each target host in our group, with its spec and interpreter as host vars."""
+def unsafe_flow(value: Any) -> str:
+    """A value as a YAML flow node with every string marked !unsafe (never templated by Ansible)."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {unsafe_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(unsafe_flow(v) for v in value) + "]"
+    return _unsafe(value) if isinstance(value, str) else json.dumps(value)
+
+
+def write_inventory(path: Path, specs: Mapping[str, dict[str, Any]], host_vars: Callable[[str], Mapping],
+                    extra: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """A YAML inventory putting each target host in our group, with its spec and interpreter as host vars
+    (and `extra` host vars: the steps of a plan)."""
     lines = ["all:", "  children:", f"    {TARGETS}:", "      hosts:"]
     for host, spec in specs.items():
         found = host_vars(host)
         spec = dict(spec, sysctl_root=found[SYSCTL_ROOT_VAR]) if found.get(SYSCTL_ROOT_VAR) else spec
         lines.append(f"        {json.dumps(host)}:")
         lines.append(f"          {SPEC_VAR}: {_unsafe(json.dumps(spec, sort_keys=True))}")
+        more = (extra or {}).get(host, {})
+        lines += [f"          {name}: {unsafe_flow(value)}" for name, value in more.items()]
         if (python := _interpreter(found)) is not None:
             lines.append(f"          ansible_python_interpreter: {json.dumps(python)}")
     path.write_text("\n".join(lines) + "\n")
@@ -335,18 +348,42 @@ class AnsibleCollector(Collector):
             self.options.progress.finish()
             shutil.rmtree(private, ignore_errors=True)
 
-    def _run(self, private: Path, inventory: Path, events: _Events, cancelled: Callable[[], bool],
-             forks: int, timeout: int, deadline: int) -> dict[str, Any]:
+    def run_playbook(self, specs: Mapping[str, dict[str, Any]], playbook: str, events: Any,
+                     host_vars: Mapping[str, Mapping[str, Any]], check: bool = False) -> dict[str, Any]:
+        """A generated playbook over the hosts of `specs` (apply, and the plan's check-mode preview), through
+        the same set-up as the collection: fresh private dir, interpreter set, no credentials in the env."""
+        forks, timeout, _ = self._settings()
+        private = Path(tempfile.mkdtemp(prefix="reconciler-play-"))
+        try:
+            inventory = private / "targets.yml"
+            write_inventory(inventory, specs, self.project.inventory.host_vars, host_vars)
+            (private / "project").mkdir()
+            (private / "project" / "play.yml").write_text(playbook)
+            tasks = playbook.count("- name:")
+            with _interruptible(str(private)) as cancelled:
+                return self._run(private, inventory, events, cancelled, forks, timeout,
+                                 deadline=timeout * tasks * (math.ceil(len(specs) / forks) + 1) + 60,
+                                 playbook="play.yml", check=check)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _run(self, private: Path, inventory: Path, events: Any, cancelled: Callable[[], bool],
+             forks: int, timeout: int, deadline: int, playbook: str | None = None,
+             check: bool = False) -> dict[str, Any]:
         from ansible_runner import Runner, RunnerConfig
         from ansible_runner.exceptions import AnsibleRunnerException
 
         sources = list(getattr(self.project.inventory, "sources", None) or ())
+        what: dict[str, Any] = ({"playbook": playbook} if playbook else
+                                {"host_pattern": TARGETS, "module": MODULE,
+                                 "module_args": json.dumps({"spec": "{{ %s }}" % SPEC_VAR})})
         config = RunnerConfig(
-            private_data_dir=str(private), host_pattern=TARGETS, module=MODULE,
-            module_args=json.dumps({"spec": "{{ %s }}" % SPEC_VAR}), inventory=[str(inventory), *sources],
+            private_data_dir=str(private), **what, inventory=[str(inventory), *sources],
             forks=forks, timeout=deadline, quiet=True, suppress_env_files=True,
             suppress_output_file=True, settings={"pexpect_timeout": 0.5, "suppress_ansible_output": True},
-            cmdline=f"--module-path {shlex.quote(str(MODULE_DIR))} --timeout {timeout} --task-timeout {timeout}",
+            # ansible-playbook has no --task-timeout (and a package install may rightly take longer)
+            cmdline=f"--module-path {shlex.quote(str(MODULE_DIR))} --timeout {timeout}"
+            + (" --check --diff" if check else "" if playbook else f" --task-timeout {timeout}"),
         )
         began = time.monotonic()
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..expectations import PRESENCE, SET, VALUE
+from ..fixers import server as server_fixers
 from .base import Kind, Section
 
 
@@ -179,5 +180,6 @@ SERVER = Kind(
     normalise_desired=normalise_server_desired,
     default_match=lambda ci_id: {"host": ci_id},
     sections=SECTIONS,
+    actions={"plan": server_fixers.fix},  # steps run as one playbook (fixers/server_play.py)
 )
 

@@ -205,7 +205,9 @@ def history(args: Any, register: Register, out: TextIO) -> int:
         _write_runs(runs, open_findings(register, now()), out)
         return 0
     versions = register.rows(t.ci_versions, t.ci_versions.c.ci == args.id, order=[t.ci_versions.c.version])
-    if not versions:
+    applied = register.rows(t.changes, t.changes.c.ci == args.id, t.changes.c.kind == "plan",
+                            order=[t.changes.c.at, t.changes.c.id])
+    if not versions and not applied:
         raise UsageError(f"no configuration history for '{args.id}'")
     timeline = _timeline(versions)[-limit:]
     if getattr(args, "format", None) == "json":
@@ -215,6 +217,7 @@ def history(args: Any, register: Register, out: TextIO) -> int:
         out.write(f"version {entry['version']}  {when(entry['recorded_at'])}  run {entry['run_id']}\n")
         for path, old, new in entry["changes"]:
             out.write(f"  {path}: {json.dumps(old, default=str)} -> {json.dumps(new, default=str)}\n")
+    _write_applied(applied[-limit:], out)
     return 0
 
 
@@ -236,6 +239,18 @@ def _write_runs(runs: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[st
                   f"{finding['subject']} {finding['what']}\n")
     if len(findings) > 10:
         out.write(f"  … and {len(findings) - 10} more\n")
+
+
+def _write_applied(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
+    """Changes applied through plans (reconcile apply), beside the configuration versions."""
+    if rows:
+        out.write("applied changes:\n")
+    for row in rows:
+        out.write(f"  {when(row['at'])}  {row.get('result') or '-'}  {row['path'] or '(CI)'}: "
+                  f"{json.dumps(row['before'], default=str)} -> {json.dumps(row['after'], default=str)}  "
+                  f"by {row['who']}, plan {(row.get('plan_id') or '-')[:8]} "
+                  f"({(row['plan_digest'] or '')[:12]})"
+                  f"{'  ' + row['detail'] if row.get('result') not in (None, 'applied+verified') else ''}\n")
 
 
 def _timeline(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -171,4 +171,8 @@ changes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("plan_digest", String(128)),
     Column("run_id", String(64)),
+    Column("plan_id", String(64)),
+    # applied+verified | applied-not-verified | failed | skipped-manual | skipped
+    Column("result", String(40)),
+    Column("detail", Text),  # the step's action and why, or the failure's reason
 )

@@ -275,12 +275,22 @@ class Register:
             return int(key[0])
 
     def record_change(self, *, ci: str | None, path: str | None, before: Any, after: Any, who: str,
-                      plan_digest: str | None, run_id: str | None = None, asset_tag: str | None = None) -> None:
+                      plan_digest: str | None, run_id: str | None = None, asset_tag: str | None = None,
+                      plan_id: str | None = None, result: str | None = None,
+                      detail: str | None = None) -> None:
         """One change applied through a plan (apply calls this after re-verifying)."""
-        with self.writing() as conn:
-            conn.execute(t.changes.insert().values(
-                kind="plan", ci=ci, asset_tag=asset_tag, path=path, before=before, after=after, who=who,
-                at=now(), plan_digest=plan_digest, run_id=run_id))
+        self.record_changes([dict(ci=ci, path=path, before=before, after=after, who=who,
+                                  plan_digest=plan_digest, run_id=run_id, asset_tag=asset_tag,
+                                  plan_id=plan_id, result=result, detail=detail)])
+
+    def record_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
+        """Every step of one apply, in one transaction (keys as `record_change`'s arguments)."""
+        stamp = now()
+        rows = [{"asset_tag": None, "run_id": None, "plan_id": None, "result": None, "detail": None,
+                 **change, "kind": "plan", "at": stamp} for change in changes]
+        if rows:
+            with self.writing() as conn:
+                conn.execute(t.changes.insert(), rows)
 
     def write_assets(self, creates: Sequence[Asset], updates: Sequence[Asset]) -> None:
         """Insert and update assets (by tag) in one transaction: the importer's all-or-nothing write."""

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
 from ... import expectations
+from ...fixers import aws as aws_fixers
 from ..base import Kind
 
 Raw = Mapping[str, Any]
@@ -48,7 +49,8 @@ def make_kind(name: str, desired: dict[str, Any],
     `identifiers`: identity keys carrying a register identifier (an instance's `id` is its instance_id)."""
     return Kind(name=name, desired_schema=record(**desired), match_schema=MATCH_SCHEMA,
                 normalise_desired=normalise_desired, default_match=lambda ci_id: {"name": ci_id},
-                identifiers=dict(identifiers or {}))
+                identifiers=dict(identifiers or {}),
+                actions={"plan": aws_fixers.fix, "execute": aws_fixers.execute})
 
 
 # --- the header --------------------------------------------------------------------------------------

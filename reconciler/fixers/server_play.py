@@ -1,0 +1,185 @@
+"""The one playbook that carries out (or, in check mode, previews) every server step of a plan.
+
+Place in the pipeline: apply.py and the plan preview hand the server steps here; each host gets its steps
+as a host variable (`reconciler_steps`: action → [{id, args}]) and one fixed playbook loops over them, one
+task per action, in a safe order (packages, files, lines, kernel parameters, groups, users, services).
+User text reaches Ansible marked `!unsafe` (never templated). `StepEvents` turns ansible-runner's
+per-item events back into one result per step id, with its check-mode diff.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+STEPS_VAR = "reconciler_steps"
+SPEC_VAR = "reconciler_spec"  # the collector's fact spec of the host (collectors/ansible.py)
+FACTS = "reconciler_facts"
+NO_RESULT = "no result from Ansible for this step"
+SYSCTL_ROOT_VAR = "reconciler_sysctl_root"  # hidden host var (tests): kernel parameters live under it
+
+
+def _task(name: str, module: str, params: Mapping[str, str], extra: str = "") -> str:
+    lines = [f"    - name: {name}", f"      {module}:"]
+    lines += [f"        {key}: {value}" for key, value in params.items()]
+    lines += [
+        f'      loop: "{{{{ {STEPS_VAR}.{name.split()[0]} | default([]) }}}}"',
+        '      loop_control: {label: "{{ item.id }}"}',
+    ]
+    return "\n".join(lines + ([extra] if extra else []))
+
+
+def _arg(name: str) -> str:
+    return f'"{{{{ item.args.{name} | default(omit) }}}}"'
+
+
+def playbook(stop_on_error: bool, gather: bool = False, actions: Iterable[str] | None = None) -> str:
+    """The fixed playbook (only the tasks of `actions`, when given: an empty loop still costs a worker per
+    host); without --stop-on-error a failing item never stops the host's other steps. `gather`: end with
+    the read-only fact module, so that apply re-collects in the same run. Hosts run their steps
+    independently of each other (strategy free): in order on each host, never waiting for the slowest —
+    unless `stop_on_error`, where the first failure stops every host."""
+    wanted = set(actions) if actions is not None else None
+    tasks = [
+        _task("package", "ansible.builtin.package", {"name": _arg("name"), "state": _arg("state")}),
+        _task(
+            "file", "ansible.builtin.file", {k: _arg(k) for k in ("path", "state", "mode", "owner", "group")}
+        ),
+        _task("lineinfile", "ansible.builtin.lineinfile", {"path": _arg("path"), "line": _arg("line")}),
+        _task(
+            "sysctl persist",
+            "ansible.builtin.lineinfile",
+            {
+                "path": _arg("file"),
+                "create": "true",
+                "mode": '"0644"',
+                "line": '"{{ item.args.key }} = {{ item.args.value }}"',
+                "regexp": '"^\\\\s*{{ item.args.key | regex_escape }}\\\\s*="',
+            },
+        ),
+        _task(
+            "sysctl load",
+            "ansible.builtin.command",
+            {"argv": '[sysctl, -p, "{{ item.args.file }}"]'},
+            f"      when: {SYSCTL_ROOT_VAR} is not defined",
+        ),
+        _task(
+            "sysctl load-under-root",
+            "ansible.builtin.copy",
+            {
+                "dest": f"\"{{{{ {SYSCTL_ROOT_VAR} }}}}/{{{{ item.args.key | replace('.', '/') }}}}\"",
+                "content": '"{{ item.args.value }}\\n"',
+            },
+            f"      when: {SYSCTL_ROOT_VAR} is defined",
+        ),
+        _task("group", "ansible.builtin.group", {k: _arg(k) for k in ("name", "gid", "state")}),
+        _task(
+            "user",
+            "ansible.builtin.user",
+            {k: _arg(k) for k in ("name", "uid", "group", "home", "shell", "groups", "append", "state")},
+        ),
+        _task("service", "ansible.builtin.service", {k: _arg(k) for k in ("name", "state", "enabled")}),
+    ]
+    if wanted is not None:
+        tasks = [task for task in tasks if task.split("- name: ", 1)[1].split()[0] in wanted]
+    errors = "" if stop_on_error else "\n      ignore_errors: true"
+    body = "\n".join(task + errors for task in tasks)
+    if gather:
+        body += f'\n    - name: facts\n      reconciler_facts:\n        spec: "{{{{ {SPEC_VAR} }}}}"'
+    # --stop-on-error: the first failure stops every host (linear, so that no host runs ahead of it)
+    pace = "  any_errors_fatal: true\n" if stop_on_error else "  strategy: free\n"
+    return f"- hosts: _reconciler_targets\n  gather_facts: false\n{pace}  tasks:\n{body}\n"
+
+
+def host_steps(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """host → {action: [{id, args}]}: the host variable each host's loops read."""
+    hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for step in steps:
+        host = step["target"]["host"]
+        hosts.setdefault(host, {}).setdefault(step["action"], []).append(
+            {"id": step["id"], "args": step["args"]}
+        )
+    return hosts
+
+
+class StepEvents:
+    """ansible-runner event handler: per step id, whether it failed (and why), changed, and its diffs."""
+
+    max_result = 20_000_000
+
+    def __init__(self) -> None:
+        self.failed: dict[str, str] = {}
+        self.changed: set[str] = set()
+        self.diffs: dict[str, list[str]] = {}
+        self.unreachable: dict[str, str] = {}
+        self.host_failed: dict[str, str] = {}
+        self.tasks: list[tuple[str, str]] = []  # (host, module) of every task started
+        self.facts: dict[str, dict[str, Any]] = {}  # host -> facts of the closing fact task
+        self.seen: set[str] = set()  # step ids Ansible reported on
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind, data = event.get("event"), event.get("event_data") or {}
+        res = data.get("res") or {}
+        if kind == "runner_on_start":
+            self.tasks.append((data.get("host", ""), data.get("task_action", "")))
+        elif kind in ("runner_item_on_ok", "runner_item_on_failed", "runner_item_on_skipped"):
+            self._item(kind, res)
+        elif kind == "runner_on_ok" and isinstance(res.get(FACTS), dict):
+            self.facts[data.get("host", "")] = res[FACTS]
+        elif kind == "runner_on_unreachable":
+            self.unreachable[data.get("host", "")] = _message(res)
+        elif kind == "runner_on_failed" and not res.get("results"):
+            self.host_failed[data.get("host", "")] = _message(res)
+        return False
+
+    def _item(self, kind: str, res: Mapping[str, Any]) -> None:
+        step = str((res.get("item") or {}).get("id", ""))
+        self.seen.add(step)
+        if kind == "runner_item_on_failed":
+            self.failed.setdefault(step, _message(res))
+        if res.get("changed"):
+            self.changed.add(step)
+        diff = res.get("diff")
+        for one in diff if isinstance(diff, list) else [diff] if diff else []:
+            text = render_diff(one)
+            if text:  # lineinfile also reports its (unchanged) file attributes
+                self.diffs.setdefault(step, []).append(text)
+
+    def outcome(self, step: Mapping[str, Any]) -> str | None:
+        """The reason a step failed, or None."""
+        host = step["target"]["host"]
+        if host in self.unreachable:
+            return f"unreachable: {self.unreachable[host]}"
+        if host in self.host_failed:
+            return f"host failed: {self.host_failed[host]}"
+        if step["id"] not in self.seen:
+            return NO_RESULT
+        return self.failed.get(step["id"])
+
+
+def _message(res: Mapping[str, Any]) -> str:
+    text = str(res.get("msg") or res.get("stderr") or "failed").strip()
+    return text.splitlines()[0] if text else "failed"
+
+
+def render_diff(diff: Mapping[str, Any]) -> str:
+    """One module diff → unified-diff-like text (file modules give before/after strings or dicts); "" when
+    it shows no change."""
+    if diff.get("prepared"):
+        return str(diff["prepared"]).rstrip()
+    before, after = diff.get("before", ""), diff.get("after", "")
+    if before == after:
+        return ""
+    name = diff.get("before_header", "before")  # copy's after_header is its temp file: name the target
+    header = f"--- {name}\n+++ {diff.get('after_header', 'after') if name == 'before' else name}\n"
+    if isinstance(before, dict) or isinstance(after, dict):
+        keys = sorted(set(before or {}) | set(after or {}))
+        lines = [
+            f"-{k}: {(before or {}).get(k)}\n+{k}: {(after or {}).get(k)}"
+            for k in keys
+            if (before or {}).get(k) != (after or {}).get(k)
+        ]
+        return header + "\n".join(lines)
+    import difflib
+
+    body = difflib.unified_diff(str(before).splitlines(), str(after).splitlines(), lineterm="", n=1)
+    return header + "\n".join(list(body)[2:])

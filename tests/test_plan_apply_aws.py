@@ -1,0 +1,182 @@
+"""plan → apply for cloud kinds on a real moto server, probed with boto3 get calls; and the read-only
+proof: every AWS request run/plan/untracked/show make, seen by a recording proxy, is a read."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .aws_proxy import Proxy, writes
+from .aws_world import bucket, database, group, instance, volume
+from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
+
+EU = "eu-west-1"
+
+
+def seed(moto: Any, prefix: str) -> dict[str, str]:  # noqa: F811
+    session = moto.session(ACCOUNT_A, EU)
+    ec2, s3 = session.client("ec2"), session.client("s3")
+    ids = {
+        "instance": instance(ec2, f"{prefix}-web"),
+        "volume": volume(ec2, f"{prefix}-data", 10),
+        "sg": group(ec2, f"{prefix}-sg", (22, "0.0.0.0/0"), (443, "0.0.0.0/0")),
+    }
+    bucket(s3, f"{prefix}-logs")
+    bucket(s3, f"{prefix}-stray", Team="nobody")
+    database(session.client("rds"), f"{prefix}-orders", multi_az=False)
+    session.client("iam").create_user(UserName=f"{prefix}-carol")
+    return ids
+
+
+def write_project(project, prefix: str, ids: dict[str, str]) -> None:
+    where = f'account: "{ACCOUNT_A}", region: {EU}'
+    project.write(
+        "reconciler.yml",
+        f"""
+        aws:
+          regions: [{EU}]
+          accounts: [{{id: "{ACCOUNT_A}"}}]
+    """,
+    )
+    project.write(
+        "desired/cloud.yml",
+        f"""
+        ci: logs
+        kind: aws.s3.bucket
+        match: {{account: "{ACCOUNT_A}", name: {prefix}-logs}}
+        desired:
+          versioning: Enabled
+          encryption: "aws:kms"
+          public_access_block: {{block_public_acls: true, ignore_public_acls: true, block_public_policy: true,
+                                restrict_public_buckets: true}}
+          tags: {{Owner: data}}
+        ---
+        ci: web-sg
+        kind: aws.ec2.security_group
+        match: {{{where}, id: {ids["sg"]}}}
+        desired: {{ingress: ["tcp/443 from 0.0.0.0/0", "tcp/22 from 10.0.0.0/8"]}}
+        ---
+        ci: web
+        kind: aws.ec2.instance
+        match: {{{where}, id: {ids["instance"]}}}
+        desired: {{tags: {{Owner: web}}, instance_type: t3.small, imds_v2_required: true}}
+        ---
+        ci: data
+        kind: aws.ec2.volume
+        match: {{{where}, id: {ids["volume"]}}}
+        desired: {{tags: {{Backup: daily}}}}
+        ---
+        ci: orders
+        kind: aws.rds.instance
+        match: {{{where}, name: {prefix}-orders}}
+        desired: {{backup_retention_period: 14, deletion_protection: true, tags: {{Team: orders, Tier: gold}},
+                  db_instance_class: db.t3.large}}
+        ---
+        ci: carol
+        kind: aws.iam.user
+        match: {{account: "{ACCOUNT_A}", name: {prefix}-carol}}
+        desired: {{mfa_enabled: true}}
+        ---
+        ci: ghost
+        kind: aws.s3.bucket
+        match: {{account: "{ACCOUNT_A}", name: {prefix}-ghost}}
+        desired: {{versioning: Enabled}}
+    """,
+    )
+
+
+def plan(cli, project, tmp_path, *extra: str) -> tuple[dict, Any]:
+    plan_file = tmp_path / "plan.json"
+    made = cli("--project", str(project.root), "plan", "--format", "json", "--out", str(plan_file), *extra)
+    assert made.code == 2, made.err
+    return json.loads(plan_file.read_text()), plan_file
+
+
+def by_path(steps: list[dict], ci: str) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for step in steps:
+        if step["ci"] == ci:
+            found.setdefault(step["path"], []).append(step)
+    return found
+
+
+def test_detection_is_read_only_and_apply_fixes_each_cloud_kind(cli, project, tmp_path, moto, monkeypatch):  # noqa: F811
+    ids = seed(moto, "p1")
+    write_project(project, "p1", ids)
+    with Proxy(moto.url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        root = str(project.root)
+        assert cli("--project", root, "run").code == 2
+        made, plan_file = plan(cli, project, tmp_path)
+        assert cli("--project", root, "untracked").code in (0, 2)
+        assert cli("--project", root, "show", "logs").code == 0
+        seen = proxy.take()
+        assert seen and writes(seen) == [], writes(seen)
+
+        steps = made["steps"]
+        manual = {(s["ci"], s["path"]) for s in steps if s["manual"]}
+        assert {
+            ("web", "instance_type"),
+            ("web", "imds_v2_required"),
+            ("orders", "db_instance_class"),
+            ("carol", "mfa_enabled"),
+            ("ghost", ""),
+        } <= manual
+        assert next(s for s in steps if s["ci"] == "ghost")["reason"].endswith(
+            "create it with your provisioning tool"
+        )
+        rules = {(s["action"], s["args"]["rule"]) for s in steps if s["ci"] == "web-sg"}
+        assert rules == {
+            ("authorize_rule", "tcp/22 from 10.0.0.0/8"),
+            ("revoke_rule", "tcp/22 from 0.0.0.0/0"),
+        }
+
+        applied = cli("--project", root, "apply", str(plan_file), "--yes")
+        assert applied.code == 0, applied.out + applied.err
+        made_writes = writes(proxy.take())
+        assert made_writes and not any("stray" in path for op, path in proxy.requests)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    assert not any(op.startswith("Delete") and op != "DeleteTags" for op in made_writes)
+    probe(moto, "p1", ids)
+    history = cli("--project", str(project.root), "history", "web-sg")
+    assert "applied+verified" in history.out and "skipped" not in history.out
+
+
+def probe(moto: Any, prefix: str, ids: dict[str, str]) -> None:  # noqa: F811
+    session = moto.session(ACCOUNT_A, EU)
+    s3, ec2, rds = session.client("s3"), session.client("ec2"), session.client("rds")
+    name = f"{prefix}-logs"
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert all(s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"].values())
+    assert {"Key": "Owner", "Value": "data"} in s3.get_bucket_tagging(Bucket=name)["TagSet"]
+    stray = s3.get_bucket_tagging(Bucket=f"{prefix}-stray")["TagSet"]
+    assert stray == [{"Key": "Team", "Value": "nobody"}]  # untracked: never touched
+    sg = ec2.describe_security_groups(GroupIds=[ids["sg"]])["SecurityGroups"][0]
+    cidrs = {(p["FromPort"], r["CidrIp"]) for p in sg["IpPermissions"] for r in p["IpRanges"]}
+    assert cidrs == {(22, "10.0.0.0/8"), (443, "0.0.0.0/0")}
+    web = ec2.describe_instances(InstanceIds=[ids["instance"]])["Reservations"][0]["Instances"][0]
+    assert {"Key": "Owner", "Value": "web"} in web["Tags"] and web["InstanceType"] == "t3.micro"
+    vol = ec2.describe_volumes(VolumeIds=[ids["volume"]])["Volumes"][0]
+    assert {"Key": "Backup", "Value": "daily"} in vol["Tags"]
+    db = rds.describe_db_instances(DBInstanceIdentifier=f"{prefix}-orders")["DBInstances"][0]
+    assert db["BackupRetentionPeriod"] == 14 and db["DeletionProtection"] is True
+    assert db["DBInstanceClass"] == "db.t3.micro"
+    tags = rds.list_tags_for_resource(ResourceName=db["DBInstanceArn"])["TagList"]
+    assert {"Key": "Tier", "Value": "gold"} in tags
+
+
+def test_disruptive_fixes_are_automatic_only_when_allowed(cli, project, tmp_path, moto):  # noqa: F811
+    ids = seed(moto, "p2")
+    write_project(project, "p2", ids)
+    made, plan_file = plan(cli, project, tmp_path, "--allow-disruptive", "--limit", "web")
+    steps = by_path(made["steps"], "web")
+    assert not steps["instance_type"][0]["manual"] and steps["instance_type"][0]["risk"] == "high"
+    assert "disruptive" in steps["imds_v2_required"][0]["why"]
+    applied = cli("--project", str(project.root), "apply", str(plan_file), "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    ec2 = moto.session(ACCOUNT_A, EU).client("ec2")
+    web = ec2.describe_instances(InstanceIds=[ids["instance"]])["Reservations"][0]["Instances"][0]
+    assert web["InstanceType"] == "t3.small" and web["MetadataOptions"]["HttpTokens"] == "required"
+    assert web["State"]["Name"] == "running"  # stopped for the resize, started again

@@ -1,0 +1,185 @@
+"""plan → apply over real SSH (the test sshd on loopback), every step kind, each checked with a probe of
+its own: os.stat and file text, the sysctl.d file and a stand-in /proc/sys tree, pwd/grp for an account
+and a group made for the test (removed afterwards), a harmless SysV init script whose state lives in a temp
+file. Packages are only previewed (check mode): a real install would need the network. And the Ansible half
+of the read-only proof: an audit callback of Ansible's own sees every task run/plan/show/untracked start."""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import stat
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .ssh_fixture import Sshd, sshd  # noqa: F401
+
+AUDIT = """
+import json, os
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "rcn_audit"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def v2_runner_on_start(self, host, task):
+        check = task.check_mode if isinstance(task.check_mode, bool) else bool(context.CLIARGS.get("check"))
+        with open(os.environ["RCN_AUDIT_FILE"], "a") as out:
+            out.write(json.dumps({"host": host.name, "action": task.action, "check": check}) + "\\n")
+"""
+
+INIT_SCRIPT = """#!/bin/sh
+# a stand-in service for reconciler's tests: its state is a file, it runs nothing
+STATE={state}
+case "$1" in
+  start) touch "$STATE" ;;
+  stop) rm -f "$STATE" ;;
+  status) if [ -e "$STATE" ]; then echo "running"; exit 0; else echo "stopped"; exit 3; fi ;;
+  *) echo "Usage: $0 {{start|stop|status}}"; exit 1 ;;
+esac
+"""
+
+
+@pytest.fixture
+def names(tmp_path):
+    suffix = f"{os.getpid() % 100000}{len(str(tmp_path)) % 10}"
+    made = {"user": f"rcnu{suffix}", "group": f"rcng{suffix}", "service": f"rcn-test-{suffix}"}
+    script = Path("/etc/init.d") / made["service"]
+    script.write_text(INIT_SCRIPT.format(state=tmp_path / "service.running"))
+    script.chmod(0o755)
+    try:
+        yield made
+    finally:
+        script.unlink()
+        subprocess.run(["userdel", made["user"]], capture_output=True)
+        subprocess.run(["groupdel", made["group"]], capture_output=True)
+
+
+def write_project(project, tmp_path, sshd: Sshd, names: dict[str, str]) -> dict[str, Path]:  # noqa: F811
+    paths = {
+        "conf": tmp_path / "app.conf",
+        "root": tmp_path / "sys",
+        "sysctl": tmp_path / "sysctl.d" / "r.conf",
+        "home": tmp_path / "home",
+    }
+    paths["conf"].write_text("Port 22\n")
+    paths["conf"].chmod(0o666)
+    (paths["root"] / "vm").mkdir(parents=True)
+    (paths["root"] / "vm" / "swappiness").write_text("60\n")
+    hosts = {
+        "web": sshd.host_vars("127.0.0.2"),
+        "db": sshd.host_vars(
+            "127.0.0.3",
+            reconciler_sysctl_root=str(paths["root"]),
+            reconciler_sysctl_file=str(paths["sysctl"]),
+        ),
+    }
+    project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": hosts}}))
+    project.write(
+        "desired/hosts.yml",
+        textwrap.dedent(f"""
+        ci: web
+        kind: server
+        desired:
+          files:
+            {paths["conf"]}: {{mode: "0640", contains: ["PermitRootLogin no"]}}
+          services: {{{names["service"]}: {{state: running}}}}
+          users: {{{names["user"]}: {{shell: /bin/sh, home: {paths["home"]}}}}}
+          groups: {{{names["group"]}: present}}
+        ---
+        ci: db
+        kind: server
+        desired:
+          sysctl: {{vm.swappiness: "10"}}
+    """),
+    )
+    return paths
+
+
+def test_every_server_step_kind_applied_over_ssh(cli, project, tmp_path, sshd, names):  # noqa: F811
+    paths = write_project(project, tmp_path, sshd, names)
+    plan_file = tmp_path / "plan.json"
+    planned = cli("--project", str(project.root), "plan", "--format", "markdown", "--out", str(plan_file))
+    assert planned.code == 2, planned.err
+    assert "<details><summary>preview (Ansible check mode" in planned.out and "| s001 |" in planned.out
+    plan = json.loads(plan_file.read_text())
+    assert sorted({s["action"] for s in plan["steps"]}) == [
+        "file",
+        "group",
+        "lineinfile",
+        "service",
+        "sysctl",
+        "user",
+    ]
+    assert all(not s["manual"] for s in plan["steps"])
+
+    applied = cli("--project", str(project.root), "apply", str(plan_file), "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    assert stat.S_IMODE(os.stat(paths["conf"]).st_mode) == 0o640
+    assert paths["conf"].read_text() == "Port 22\nPermitRootLogin no\n"
+    assert (tmp_path / "service.running").exists()
+    account = pwd.getpwnam(names["user"])
+    assert account.pw_shell == "/bin/sh" and account.pw_dir == str(paths["home"])
+    assert grp.getgrnam(names["group"])
+    assert paths["sysctl"].read_text() == "vm.swappiness = 10\n"
+    assert (paths["root"] / "vm" / "swappiness").read_text().strip() == "10"
+    assert cli("--project", str(project.root), "run").code == 0
+
+
+def test_packages_are_previewed_in_check_mode(cli, project, tmp_path, sshd):  # noqa: F811
+    hosts = {"web": sshd.host_vars("127.0.0.2")}
+    project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": hosts}}))
+    project.write(
+        "desired/web.yml",
+        """
+        ci: web
+        kind: server
+        desired: {packages: {hello: present, openssh-server: ">=1.0", zzz-no-such-package: "1.0*"}}
+    """,
+    )
+    planned = cli("--project", str(project.root), "plan")
+    assert planned.code == 2, planned.err
+    assert "package" in planned.out and "preview (Ansible check mode" in planned.out
+    assert "would fail" not in planned.out
+    assert "'1.0*' is a glob" in planned.out
+    assert subprocess.run(["dpkg-query", "-W", "hello"], capture_output=True).returncode != 0  # not installed
+
+
+def test_only_apply_runs_ansible_tasks_with_side_effects(cli, project, tmp_path, sshd, names, monkeypatch):  # noqa: F811
+    plugins = tmp_path / "callbacks"
+    plugins.mkdir()
+    (plugins / "rcn_audit.py").write_text(AUDIT)
+    audit = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("ANSIBLE_CALLBACK_PLUGINS", str(plugins))
+    monkeypatch.setenv("ANSIBLE_CALLBACKS_ENABLED", "rcn_audit")
+    monkeypatch.setenv("RCN_AUDIT_FILE", str(audit))
+    paths = write_project(project, tmp_path, sshd, names)
+    root = str(project.root)
+    before = (paths["conf"].read_text(), os.stat(paths["conf"]).st_mode)
+    for command in (
+        ["run"],
+        ["plan", "--out", str(tmp_path / "plan.json")],
+        ["show", "web"],
+        ["untracked"],
+        ["validate"],
+    ):
+        assert cli("--project", root, *command).code in (0, 2), command
+    seen = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert {t["action"] for t in seen if not t["check"]} == {"reconciler_facts"}
+    assert any(t["check"] and t["action"].endswith("lineinfile") for t in seen)  # the preview ran
+    assert (paths["conf"].read_text(), os.stat(paths["conf"]).st_mode) == before
+    assert not (tmp_path / "service.running").exists()
+
+    audit.unlink()
+    assert cli("--project", root, "apply", str(tmp_path / "plan.json"), "--yes").code == 0
+    applied = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert any(not t["check"] and t["action"].endswith("lineinfile") for t in applied)
