@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.ssh_fixture import Sshd, free_port, loopback_addresses  # noqa: E402
+from tests.ssh_fixture import Sshd, free_port, loopback_addresses
 
 INIT = """#!/bin/sh
 STATE={state}

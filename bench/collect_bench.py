@@ -50,9 +50,9 @@ CHECK_DIFF = [{"hosts": "bench", "gather_facts": False, "tasks": [
     {"file": {"path": "{{ state_dir }}/f{{ item }}.conf", "mode": "0600", "owner": "root"},
      "loop": [1, 2, 3, 4]},
     {"lineinfile": {"path": "{{ state_dir }}/f{{ item.0 }}.conf", "line": "{{ item.1 }}"},
-     "loop": "{{ [1, 2, 3, 4] | product(%r) | list }}" % LINES},
+     "loop": f"{{{{ [1, 2, 3, 4] | product({LINES!r}) | list }}}}"},
     {"copy": {"dest": "{{ state_dir }}/sys/{{ item.key | replace('.', '/') }}", "content": "{{ item.value }}\n"},
-     "loop": "{{ %r | dict2items }}" % SYSCTL},
+     "loop": f"{{{{ {SYSCTL!r} | dict2items }}}}"},
 ]}]
 FACTS = [{"hosts": "bench", "gather_facts": True, "tasks": [
     {"package_facts": {}},

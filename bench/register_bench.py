@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from reconciler.classify import ClassifySettings, classify  # noqa: E402
-from reconciler.model import FactSet, Item, Observed, RunResult, Source, Status  # noqa: E402
-from reconciler.register import schema as t  # noqa: E402
-from reconciler.register.importer import apply_import, plan_import, read_assets  # noqa: E402
-from reconciler.register.recording import record_run  # noqa: E402
-from reconciler.register.store import open_register  # noqa: E402
+from reconciler.classify import ClassifySettings, classify
+from reconciler.model import FactSet, Item, Observed, RunResult, Source, Status
+from reconciler.register import schema as t
+from reconciler.register.importer import apply_import, plan_import, read_assets
+from reconciler.register.recording import record_run
+from reconciler.register.store import open_register
 
 N = 100_000
 LINKED = 80_000  # observed resources that are CIs matching an asset; the rest are untracked
@@ -99,7 +99,7 @@ def backend_dsns(backend: str, base: Path, rounds: int):
 
     try:
         cluster = pg_fixture.start_cluster()
-    except BaseException as skip:  # pytest.skip raises a BaseException subclass
+    except BaseException as skip:  # noqa: BLE001 -- pytest.skip raises a BaseException subclass
         print(f"postgresql: skipped ({skip})")
         return [], None
     return [cluster.new_database() for _ in range(rounds)], cluster

@@ -25,7 +25,8 @@ import pwd
 import socket
 import stat
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from reconciler.collectors.base import Collector, Kind
 from reconciler.model import CI, Collection, FactSet, Source

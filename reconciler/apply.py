@@ -11,8 +11,9 @@ steps, or not confirmed. `preview` runs the same playbook in check mode with --d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from . import pipeline
 from .collectors.ansible import AnsibleCollector, merge_specs, spec_of
@@ -242,7 +243,7 @@ def _cloud_step(clients: Any, step: Mapping[str, Any], execute: Callable[..., No
                 ) -> tuple[str, str | None]:
     try:
         execute(step, lambda service: clients.client(step["target"], service))
-    except Exception as exc:  # botocore's errors, a bad rule string: the step failed, the others go on
+    except Exception as exc:  # noqa: BLE001 -- botocore's errors, a bad rule string: the step failed, the others go on
         return FAILED, _describe(exc)
     return APPLIED, None
 

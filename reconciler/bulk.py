@@ -9,8 +9,8 @@ collector for the length of a bulk stage removes that cost (measured: classifica
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 @contextmanager

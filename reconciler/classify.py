@@ -35,16 +35,25 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
 
 from .bulk import paused_gc
 from .model import FactSet, Flag, Item, Observed, Source, Status
 from .register.assets import Asset, Link, RegisterSnapshot
+from .register.identify import (
+    NO_MATCH,
+    AssetIndex,
+    Match,
+    canonical_json,
+    identifiers,
+    identify,
+    keys_for,
+    resource_key,
+)
 from .secrets import redact
-from .register.identify import (NO_MATCH, AssetIndex, Match, canonical_json, identifiers, identify,
-                                keys_for, resource_key)
 
 SEEN_STATUSES = (Status.IN_SYNC, Status.DRIFTED)
 IN_SERVICE = ("deployed", "in_repair")
@@ -110,7 +119,7 @@ class _Run:
         self.identities: list[_Identity] = []
         self.unevaluated: set[str] = set()
         self.not_covered = 0  # registered assets no collector looked for: neither seen nor unseen
-        self.stale_before = datetime.combine(settings.today, time(), timezone.utc) - timedelta(
+        self.stale_before = datetime.combine(settings.today, time(), UTC) - timedelta(
             days=settings.stale_after_days)
 
     def keys(self, kind: str | None) -> tuple[str, ...]:

@@ -6,10 +6,11 @@ Stages import this module and `errors`, never each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any, Mapping, Self
+from typing import Any, Self
 
 
 class Status(str, Enum):

@@ -16,10 +16,11 @@ import getpass
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import expectations, paths
 from .errors import UsageError
@@ -179,7 +180,7 @@ def _host_vars(project: Project, ci: CI) -> Mapping[str, Any]:
     host = str(ci.match.get("host") or ci.id)
     try:
         return project.inventory.host_vars(host)
-    except Exception:  # a host missing from the inventory: its CI is unknown and never planned
+    except Exception:  # noqa: BLE001 -- a host missing from the inventory: its CI is unknown, never planned
         return {}
 
 
@@ -227,7 +228,7 @@ def _plain(value: Any) -> Any:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def current_user() -> str:

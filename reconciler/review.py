@@ -8,7 +8,8 @@ reason, and for server steps the Ansible check-mode diff, labelled as a preview.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 PREVIEW_LABEL = "preview (Ansible check mode --diff against the host; nothing was changed)"
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.collectors.aws import SPEC_BY_KIND, AwsCollector
 from reconciler.collectors.base import CollectOptions, Progress

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -91,7 +92,7 @@ def cli(capsys):
 
 
 def _validate_json_report(args: list[str], result: CliResult) -> None:
-    pairs = list(zip(args, args[1:]))
+    pairs = list(itertools.pairwise(args))
     if result.code == 1 or ("--format", "json") not in pairs or not REPORT_COMMANDS & set(args):
         return
     output = next((value for flag, value in pairs if flag == "--output"), None)

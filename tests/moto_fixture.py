@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import socket
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import boto3
 import pytest

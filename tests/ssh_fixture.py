@@ -24,7 +24,6 @@ import pytest
 import yaml
 
 from reconciler.inventory import Inventory
-
 from reconciler.model import CI, Origin, Project, Settings
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"

@@ -65,7 +65,7 @@ def remove_drift(tmp: Path, host: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def estate(sshd: Sshd,  # noqa: F811
+def estate(sshd: Sshd,
             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Three web hosts over SSH (each with its own sysctl root), a closed port, an unknown host key."""
     tmp = tmp_path_factory.mktemp("estate")
@@ -149,7 +149,7 @@ def test_removed_drift_is_reported_in_sync(estate: dict[str, Any]) -> None:
         assert estate["port"] not in facts["listening_ports"]
 
 
-def test_several_cis_on_one_host_share_one_gathering(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
+def test_several_cis_on_one_host_share_one_gathering(sshd: Sshd, tmp_path: Path) -> None:
     inventory = write_inventory(tmp_path / "inv.yml", {"db": sshd.host_vars("127.0.0.2")})
     (tmp_path / "a").write_text("alpha\n")
     cis = [server_ci("db-files", "db", {"files": {str(tmp_path / "a"): {"contains": ["alpha"]}}}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from reconciler.model import FactSet, Item, Observed, Source, Status
 from reconciler.register.assets import Asset, RegisterSnapshot, Sighting, parse_asset
 
 TODAY = date(2025, 6, 1)
-NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 def asset(tag: str, **fields) -> Asset:
@@ -142,7 +142,7 @@ def test_warranty_and_eol_within_90_days(field, offset, flag):
 
 @pytest.mark.parametrize("seats, expected", [(1, ["licence_over"]), (2, None)])
 def test_licence_over_counts_installations_against_seats(seats, expected):
-    hosts = [seen(f"h{i}", **{"packages": {"oracle-client": "19.3", "bash": "5"}}) for i in range(2)]
+    hosts = [seen(f"h{i}", packages={"oracle-client": "19.3", "bash": "5"}) for i in range(2)]
     hosts.append(seen("h9", packages={"bash": "5"}))
     licence = asset("L-1", category="software_licence", licence_product="Oracle-*", seats=seats)
     result = run([], hosts, ok("h0", "h1", "h9"), [licence])

@@ -95,7 +95,7 @@ def test_severity_rules_ci_local_first_then_project_then_default():
 
 
 def test_in_sync_ci_never_walks_for_drift(monkeypatch):
-    import reconciler.diff as diff
+    from reconciler import diff
 
     def fail(*args, **kwargs):
         raise AssertionError("drift walk run for a CI in sync")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .fleet_world import write_fleet
 
@@ -18,7 +18,7 @@ def test_history_lists_runs_with_counts_coverage_and_the_age_of_open_findings(cl
     write_fleet(project, 4, old_nginx=(0,))
     cli("--project", root, "run")
     with sqlite3.connect(private_register) as db:  # as if web-00's drift had been found 40 days ago
-        then = (datetime.now(timezone.utc) - timedelta(days=40)).replace(tzinfo=None).isoformat(sep=" ")
+        then = (datetime.now(UTC) - timedelta(days=40)).replace(tzinfo=None).isoformat(sep=" ")
         db.execute("UPDATE findings SET first_seen = ? WHERE subject = 'web-00' AND what LIKE 'drift:%'", (then,))
     text = cli("--project", root, "history").out.splitlines()
     assert text[0].endswith("exit 2  1 drifted, 0 unknown, 4 flags, coverage 100.0 %")

@@ -13,7 +13,7 @@ from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
 EU = "eu-west-1"
 
 
-def seed(moto: Any, prefix: str) -> dict[str, str]:  # noqa: F811
+def seed(moto: Any, prefix: str) -> dict[str, str]:
     session = moto.session(ACCOUNT_A, EU)
     ec2, s3 = session.client("ec2"), session.client("s3")
     ids = {
@@ -100,7 +100,7 @@ def by_path(steps: list[dict], ci: str) -> dict[str, list[dict]]:
     return found
 
 
-def test_detection_is_read_only_and_apply_fixes_each_cloud_kind(cli, project, tmp_path, moto, monkeypatch):  # noqa: F811
+def test_detection_is_read_only_and_apply_fixes_each_cloud_kind(cli, project, tmp_path, moto, monkeypatch):
     ids = seed(moto, "p1")
     write_project(project, "p1", ids)
     with Proxy(moto.url) as proxy:
@@ -142,7 +142,7 @@ def test_detection_is_read_only_and_apply_fixes_each_cloud_kind(cli, project, tm
     assert "applied+verified" in history.out and "skipped" not in history.out
 
 
-def probe(moto: Any, prefix: str, ids: dict[str, str]) -> None:  # noqa: F811
+def probe(moto: Any, prefix: str, ids: dict[str, str]) -> None:
     session = moto.session(ACCOUNT_A, EU)
     s3, ec2, rds = session.client("s3"), session.client("ec2"), session.client("rds")
     name = f"{prefix}-logs"
@@ -167,7 +167,7 @@ def probe(moto: Any, prefix: str, ids: dict[str, str]) -> None:  # noqa: F811
     assert {"Key": "Tier", "Value": "gold"} in tags
 
 
-def test_disruptive_fixes_are_automatic_only_when_allowed(cli, project, tmp_path, moto):  # noqa: F811
+def test_disruptive_fixes_are_automatic_only_when_allowed(cli, project, tmp_path, moto):
     ids = seed(moto, "p2")
     write_project(project, "p2", ids)
     made, plan_file = plan(cli, project, tmp_path, "--allow-disruptive", "--limit", "web")

@@ -64,7 +64,7 @@ def names(tmp_path):
         subprocess.run(["groupdel", made["group"]], capture_output=True)
 
 
-def write_project(project, tmp_path, sshd: Sshd, names: dict[str, str]) -> dict[str, Path]:  # noqa: F811
+def write_project(project, tmp_path, sshd: Sshd, names: dict[str, str]) -> dict[str, Path]:
     paths = {
         "conf": tmp_path / "app.conf",
         "root": tmp_path / "sys",
@@ -105,7 +105,7 @@ def write_project(project, tmp_path, sshd: Sshd, names: dict[str, str]) -> dict[
     return paths
 
 
-def test_every_server_step_kind_applied_over_ssh(cli, project, tmp_path, sshd, names):  # noqa: F811
+def test_every_server_step_kind_applied_over_ssh(cli, project, tmp_path, sshd, names):
     paths = write_project(project, tmp_path, sshd, names)
     plan_file = tmp_path / "plan.json"
     planned = cli("--project", str(project.root), "plan", "--format", "markdown", "--out", str(plan_file))
@@ -135,7 +135,7 @@ def test_every_server_step_kind_applied_over_ssh(cli, project, tmp_path, sshd, n
     assert cli("--project", str(project.root), "run").code == 0
 
 
-def test_packages_are_previewed_in_check_mode(cli, project, tmp_path, sshd):  # noqa: F811
+def test_packages_are_previewed_in_check_mode(cli, project, tmp_path, sshd):
     hosts = {"web": sshd.host_vars("127.0.0.2")}
     project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": hosts}}))
     project.write(
@@ -154,7 +154,7 @@ def test_packages_are_previewed_in_check_mode(cli, project, tmp_path, sshd):  # 
     assert subprocess.run(["dpkg-query", "-W", "hello"], capture_output=True).returncode != 0  # not installed
 
 
-def test_only_apply_runs_ansible_tasks_with_side_effects(cli, project, tmp_path, sshd, names, monkeypatch):  # noqa: F811
+def test_only_apply_runs_ansible_tasks_with_side_effects(cli, project, tmp_path, sshd, names, monkeypatch):
     plugins = tmp_path / "callbacks"
     plugins.mkdir()
     (plugins / "rcn_audit.py").write_text(AUDIT)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from .pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
 from reconciler.register.assets import book_value, parse_asset
 from reconciler.register.commands import register_export, register_import, register_list
 from reconciler.register.store import open_register
+
+from .pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
 
 SNIPE_LIKE = """Asset Tag,Asset Name,Serial,Model,Manufacturer,Status,Purchase Date,Purchase Cost,Warranty Months,Location,Checked Out To,Rack Unit
 ASSET-1,web one,SN-1,R650,Dell,Deployed,2024-01-15,"$4,200.00",36,DC1,alice,U12
@@ -62,7 +63,7 @@ def test_dry_run_shows_creates_updates_unchanged_and_writes_nothing(tmp_path):
 def test_one_bad_row_is_reported_with_its_line_and_nothing_is_written(tmp_path, bad_row, message):
     reg = open_register(None, tmp_path)
     (tmp_path / "a.csv").write_text(SNIPE_LIKE + bad_row + "\n")
-    code, out, err = do_import(reg, tmp_path / "a.csv")
+    code, _out, err = do_import(reg, tmp_path / "a.csv")
     assert code == 1 and message in err and "nothing was imported" in err
     assert reg.assets() == []
 

@@ -45,7 +45,7 @@ def register_at_0001(dsn: str) -> None:
     engine.dispose()
 
 
-def test_an_old_register_keeps_findings_first_seen_and_waivers(register_dsn, tmp_path):  # noqa: F811
+def test_an_old_register_keeps_findings_first_seen_and_waivers(register_dsn, tmp_path):
     register_at_0001(register_dsn)
     reg = open_register(register_dsn, tmp_path)  # upgrades to head
     ci = CI("web-01", "server", {"packages": {"python3.11": "3.12.*", "nginx": "1.24.*"},

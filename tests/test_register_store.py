@@ -13,13 +13,14 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from .pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
 from reconciler.errors import RegisterError
-from reconciler.model import Drift, Change, FactSet, Item, Observed, RunResult, Source, Status
+from reconciler.model import Change, Drift, FactSet, Item, Observed, RunResult, Source, Status
 from reconciler.register import schema as t
 from reconciler.register.assets import Link, parse_asset
 from reconciler.register.recording import load_report, record_run
 from reconciler.register.store import open_register, resolve_dsn
+
+from .pg_fixture import pg_cluster, register_dsn  # noqa: F401  (fixtures)
 
 
 def a_run(run_id: str, items=(), sources=("web-01",), failed=()) -> RunResult:

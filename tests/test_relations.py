@@ -14,7 +14,7 @@ from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
 
 
 @pytest.fixture(scope="module")
-def exposed(moto: Any) -> dict[str, Any]:  # noqa: F811 (the moto fixture, requested by name)
+def exposed(moto: Any) -> dict[str, Any]:
     ec2 = moto.session(ACCOUNT_A, "eu-west-1").client("ec2")
     sg = group(ec2, "web-sg", (443, "0.0.0.0/0"), (22, "0.0.0.0/0"))
     ids = []

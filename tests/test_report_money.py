@@ -45,7 +45,7 @@ def test_text_markdown_and_html_show_money_per_owner_labelled_as_an_estimate(cli
 
 
 @pytest.fixture(scope="module")
-def cloud(moto: Any) -> dict[str, str]:  # noqa: F811 (the moto fixture, requested by name)
+def cloud(moto: Any) -> dict[str, str]:
     ec2 = moto.session(ACCOUNT_A, "eu-west-1").client("ec2")
     return {"idle-volume": volume(ec2, "scratch", 100, Owner="team-data"), "idle-ip": eip(ec2, "spare-ip"),
             "box": instance(ec2, "box", "m5.large", Team="team-ml")}

@@ -9,8 +9,9 @@ reason. A fixer never drops a drift: what it cannot do safely is manual, with th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 NOT_EXACT = object()  # the declared value is a glob, a constraint or a regex: no single value to set
 

@@ -11,7 +11,8 @@ resource; untracked resources are never planned at all.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from . import NOT_EXACT, Fix, Need, disruptive, manual
 
@@ -102,7 +103,7 @@ def _rules(need: Need) -> list[Fix]:
 def _authorize(direction: str, rule: str) -> Fix:
     if parse_rule(rule) is None:
         return manual(f"rule {rule!r} cannot be parsed into an IP permission")
-    public = rule.endswith(" 0.0.0.0/0") or rule.endswith(" ::/0")
+    public = rule.endswith((" 0.0.0.0/0", " ::/0"))
     return Fix(
         "authorize_rule",
         {"direction": direction, "rule": rule},

@@ -6,7 +6,8 @@ opens them (collectors/aws/sessions.py), so credentials are handled in one place
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import boto3
 

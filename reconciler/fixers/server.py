@@ -8,7 +8,8 @@ reboot), `user` and `group`. Listening ports, OS and hardware facts are manual.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..matchers import compare_versions
 from . import NOT_EXACT, Fix, Need, disruptive, manual

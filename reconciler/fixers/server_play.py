@@ -9,7 +9,8 @@ per-item events back into one result per step id, with its check-mode diff.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 STEPS_VAR = "reconciler_steps"
 SPEC_VAR = "reconciler_spec"  # the collector's fact spec of the host (collectors/ansible.py)

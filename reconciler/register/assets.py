@@ -9,11 +9,12 @@ from __future__ import annotations
 import calendar
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from ..errors import RegisterError
 from .schema import CATEGORIES, STATUSES

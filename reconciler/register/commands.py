@@ -11,10 +11,11 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import date
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, TextIO
 
 import sqlalchemy as sa
 import yaml
@@ -54,10 +55,8 @@ def register_import(args: Any, register: Register, out: TextIO, err: TextIO | No
         err.write(f"{args.file}: {count} bad row{'' if count == 1 else 's'}; nothing was imported\n")
         return 1
     dry = bool(getattr(args, "dry_run", False))
-    for asset in plan.creates:
-        out.write(f"create    {asset.asset_tag}\n")
-    for before, after in plan.updates:
-        out.write(f"update    {after.asset_tag}: {', '.join(changed_fields(before, after))}\n")
+    out.writelines(f"create    {asset.asset_tag}\n" for asset in plan.creates)
+    out.writelines(f"update    {after.asset_tag}: {', '.join(changed_fields(before, after))}\n" for before, after in plan.updates)
     if not dry:
         apply_import(register, plan)
     verb = "would create" if dry else "created"
@@ -115,8 +114,7 @@ def register_list(args: Any, register: Register, out: TextIO) -> int:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        out.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+    out.writelines("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n" for row in [header, *rows])
 
 
 # The CI kind an unlinked asset's identifiers imply (first match wins); an ARN by its service and type.
@@ -215,8 +213,7 @@ def history(args: Any, register: Register, out: TextIO) -> int:
         return 0
     for entry in timeline:
         out.write(f"version {entry['version']}  {when(entry['recorded_at'])}  run {entry['run_id']}\n")
-        for path, old, new in entry["changes"]:
-            out.write(f"  {path}: {json.dumps(old, default=str)} -> {json.dumps(new, default=str)}\n")
+        out.writelines(f"  {path}: {json.dumps(old, default=str)} -> {json.dumps(new, default=str)}\n" for path, old, new in entry["changes"])
     _write_applied(applied[-limit:], out)
     return 0
 
@@ -234,9 +231,8 @@ def _write_runs(runs: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[st
         return
     buckets = ", ".join(f"{label} {n}" for label, n in age_buckets(findings).items() if n)
     out.write(f"\nopen findings: {len(findings)} ({buckets})\n")
-    for finding in findings[:10]:
-        out.write(f"  open {plural(finding['age_days'], 'day')}, since {finding['first_seen'][:10]}: "
-                  f"{finding['subject']} {finding['what']}\n")
+    out.writelines(f"  open {plural(finding['age_days'], 'day')}, since {finding['first_seen'][:10]}: "
+                  f"{finding['subject']} {finding['what']}\n" for finding in findings[:10])
     if len(findings) > 10:
         out.write(f"  … and {len(findings) - 10} more\n")
 
@@ -245,12 +241,11 @@ def _write_applied(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
     """Changes applied through plans (reconcile apply), beside the configuration versions."""
     if rows:
         out.write("applied changes:\n")
-    for row in rows:
-        out.write(f"  {when(row['at'])}  {row.get('result') or '-'}  {row['path'] or '(CI)'}: "
+    out.writelines(f"  {when(row['at'])}  {row.get('result') or '-'}  {row['path'] or '(CI)'}: "
                   f"{json.dumps(row['before'], default=str)} -> {json.dumps(row['after'], default=str)}  "
                   f"by {row['who']}, plan {(row.get('plan_id') or '-')[:8]} "
                   f"({(row['plan_digest'] or '')[:12]})"
-                  f"{'  ' + row['detail'] if row.get('result') not in (None, 'applied+verified') else ''}\n")
+                  f"{'  ' + row['detail'] if row.get('result') not in (None, 'applied+verified') else ''}\n" for row in rows)
 
 
 def _timeline(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -355,8 +350,7 @@ def _write_view(view: Mapping[str, Any], out: TextIO) -> None:
         out.write(f"CI {ci['id']} ({ci['kind']}), owner {ci['owner'] or '-'}, declared in {ci['declared_in']}\n")
         out.write("desired:\n")
         _yaml(ci["desired"], out)
-        for name, targets in ci["relations"].items():
-            out.write(f"{name}: {', '.join(targets)}\n")
+        out.writelines(f"{name}: {', '.join(targets)}\n" for name, targets in ci["relations"].items())
         out.write(f"depended on by: {', '.join(ci['depended_on_by']) or '-'}\n")
         if view.get("impact"):
             out.write(f"impact (last run): {impact_line(ci['id'], ci['kind'], view['impact'])}\n")
@@ -370,9 +364,8 @@ def _write_view(view: Mapping[str, Any], out: TextIO) -> None:
         out.write(f"last observed facts (version {obs['version']}, {when(obs['recorded_at'])}):\n")
         _yaml(obs["facts"], out)
     _write_findings(view, out)
-    for row in view["changes"]:
-        out.write(f"change {when(row['at'])} {row['kind']} by {row['who']}: {row['path'] or ''} "
-                  f"{json.dumps(row['before'], default=str)} -> {json.dumps(row['after'], default=str)}\n")
+    out.writelines(f"change {when(row['at'])} {row['kind']} by {row['who']}: {row['path'] or ''} "
+                  f"{json.dumps(row['before'], default=str)} -> {json.dumps(row['after'], default=str)}\n" for row in view["changes"])
 
 
 def _write_asset(asset: Mapping[str, Any], out: TextIO) -> None:

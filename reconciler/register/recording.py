@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 import operator
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..bulk import paused_gc
 from ..model import FactSet, Item, Observed, RunResult
-from ..secrets import redact
 from ..paths import display
+from ..secrets import redact
 from . import schema as t
 from .assets import Link, json_value
 from .identify import content_hash, resource_key

@@ -14,11 +14,12 @@ import json
 import operator
 import os
 from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -28,8 +29,16 @@ from ..errors import RegisterError
 from ..secrets import mask
 from ..userdata import clip
 from . import schema as t
-from .assets import (ASSET_FIELDS, LINK_FIELDS, Asset, RegisterSnapshot, Sighting, asset_from_row,
-                     asset_from_tuple, link_from_tuple)
+from .assets import (
+    ASSET_FIELDS,
+    LINK_FIELDS,
+    Asset,
+    RegisterSnapshot,
+    Sighting,
+    asset_from_row,
+    asset_from_tuple,
+    link_from_tuple,
+)
 from .rows import insert_rows
 
 DEFAULT_DSN = "sqlite:///.reconciler/register.db"
@@ -43,7 +52,7 @@ def resolve_dsn(cli: str | None, settings_register: str | None = None) -> str:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def safe_dsn(url: URL) -> str:
@@ -179,7 +188,7 @@ class Register:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> Register:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -215,10 +224,10 @@ class Register:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic), under the writer lock."""
+        from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
-        from alembic import command
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
@@ -279,9 +288,9 @@ class Register:
                       plan_id: str | None = None, result: str | None = None,
                       detail: str | None = None) -> None:
         """One change applied through a plan (apply calls this after re-verifying)."""
-        self.record_changes([dict(ci=ci, path=path, before=before, after=after, who=who,
-                                  plan_digest=plan_digest, run_id=run_id, asset_tag=asset_tag,
-                                  plan_id=plan_id, result=result, detail=detail)])
+        self.record_changes([{"ci": ci, "path": path, "before": before, "after": after, "who": who,
+                              "plan_digest": plan_digest, "run_id": run_id, "asset_tag": asset_tag,
+                              "plan_id": plan_id, "result": result, "detail": detail}])
 
     def record_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
         """Every step of one apply, in one transaction (keys as `record_change`'s arguments)."""
@@ -330,7 +339,7 @@ def _sightings(conn: Connection) -> dict[str, Sighting]:
     last: dict[str, datetime] = {}
     sources: dict[str, set[str]] = defaultdict(set)
     for tag, source, seen in conn.execute(query):
-        seen = seen if seen.tzinfo else seen.replace(tzinfo=timezone.utc)
+        seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
         last[tag] = max(last.get(tag, seen), seen)
         sources[tag].add(source)
     return {tag: Sighting(seen, tuple(sorted(sources[tag]))) for tag, seen in last.items()}

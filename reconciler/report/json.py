@@ -8,8 +8,8 @@ from dataclasses import asdict
 from typing import Any
 
 from ..model import Change, Drift, Item, RunResult, Source, Status
-from .causes import causes_of
 from ..paths import DriftPath, parse_path
+from .causes import causes_of
 
 SCHEMA = "reconciler.report/v1"
 

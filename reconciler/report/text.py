@@ -6,8 +6,9 @@ found and how it compares with --fail-on. Collector figures only with --verbose 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from ..model import Drift, Item, RunResult, Status, severity_rank
 from ..relations import impact_line
@@ -41,7 +42,7 @@ def when(value: Any) -> str:
     except ValueError:
         return str(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.isoformat(timespec="seconds")
 
 

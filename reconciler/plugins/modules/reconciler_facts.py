@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 """reconciler_facts: the read-only fact module the `ansible` collector runs once per host.
 
 Place in the pipeline: shipped by reconciler/collectors/ansible.py to every target host as ONE ad-hoc task.
@@ -129,7 +128,7 @@ def hardware_facts():
     mem_kb = meminfo.get("MemTotal", "0 kB").split()[0]
     facts["memory_mb"] = int(mem_kb) // 1024 if mem_kb.isdigit() else None
     cpuinfo = read_text("/proc/cpuinfo") or ""
-    facts["cpus"] = len(re.findall(r"^processor\s*:", cpuinfo, re.M)) or os.cpu_count()
+    facts["cpus"] = len(re.findall(r"^processor\s*:", cpuinfo, re.MULTILINE)) or os.cpu_count()
     return facts
 
 
