@@ -39,9 +39,11 @@ def test_the_readme_commands_work_as_written_in_a_new_project(cli, tmp_path, mon
             continue
         assert words[0] == "reconcile", words
         result = cli(*words[1:])
-        allowed = {0, 2} if words[1] in ("run", "untracked") else {0}  # 2: this machine has drift or flags
+        allowed = {0, 2} if words[1] in ("run", "untracked", "plan") else {0}  # 2: drift, flags or steps
         assert result.code in allowed, (words, result.out, result.err)
         assert "error" not in result.err, (words, result.err)
+    review = (tmp_path / "my-project" / "review.md").read_text()
+    assert review.startswith("## Reconcile plan") and json.loads((tmp_path / "my-project" / "fix.plan").read_text())
     report = json.loads((tmp_path / "my-project" / "report.json").read_text())
     assert_valid_report(report)
     assert report["summary"]["unknown"] == 0 and report["summary"]["cis"] == 1  # localhost, looked at for real
