@@ -18,6 +18,7 @@ import fastjsonschema
 import jsonschema
 import yaml
 
+from . import cache
 from .collectors import Registry, load_registry
 from .collectors.base import Kind
 from .errors import Problem, ProjectError
@@ -102,11 +103,21 @@ def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
     if facts_dir:
         settings = replace(settings, facts_dir=facts_dir)
     explicit = "inventories" in settings.raw  # the default inventories/ may simply not exist (cloud-only)
-    inventory = load_inventory(root, settings.inventories if explicit else _existing(root, settings.inventories))
-    problems += inventory.problems
-    registry = load_registry(root, problems)
-    problems += _settings_problems(root, settings, registry, given_facts_dir=bool(facts_dir))
-    cis = load_cis(root, settings, inventory, registry, problems)
+    sources = settings.inventories if explicit else _existing(root, settings.inventories)
+    key = cache.project_key(root, sources) if not problems else None
+    cached = cache.lookup(root, key)
+    if cached is not None:  # the same files as a load that had no problem: only settings can have one
+        registry = load_registry(root, problems)
+        problems += _settings_problems(root, settings, registry, given_facts_dir=bool(facts_dir))
+        inventory, cis = cached
+    else:
+        inventory = load_inventory(root, sources)
+        problems += inventory.problems
+        registry = load_registry(root, problems)
+        problems += _settings_problems(root, settings, registry, given_facts_dir=bool(facts_dir))
+        cis = load_cis(root, settings, inventory, registry, problems)
+        if not problems:
+            cache.store(root, key, inventory, cis)
     if problems:
         raise ProjectError(problems)
     return Project(root=root, settings=settings, cis=tuple(cis), inventory=inventory, registry=registry)
