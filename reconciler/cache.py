@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .errors import Problem
 from .model import CI

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import Problem
-from .userdata import Loader, load_all, may_alias, short
+from .userdata import Loader, load_all, short
 
 _YAML = (".yml", ".yaml", ".json")
 _VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
