@@ -74,7 +74,7 @@ def project_key(root: Path, sources: Iterable[str]) -> str | None:
         except OSError:
             return None
         digest.update(hashlib.blake2b(data, digest_size=20).digest())
-        if path.name.endswith(".j2") and b"env" in data:
+        if path.is_relative_to(root / "desired") and b"env" in data:  # a template may read `env`
             digest.update(repr(sorted(os.environ.items())).encode())
     return digest.hexdigest()
 

@@ -108,3 +108,13 @@ def test_an_inventory_script_is_never_cached(project):
                   "\"_meta\": {\"hostvars\": {}}}'\n").chmod(0o755)
     assert set(_desired(project)) == {"web-01", "web-02"}
     assert not (project.root / CACHE).exists()
+
+
+def test_a_template_reading_env_follows_the_environment(project, monkeypatch):
+    _fleet(project)
+    project.write("desired/web.yml.j2", TEMPLATE.replace("owner: {{ hostvars[host].team }}",
+                                                         "owner: {{ env.FLEET_OWNER }}"))
+    monkeypatch.setenv("FLEET_OWNER", "team-a")
+    assert {owner for owner, _ in _desired(project).values()} == {"team-a"}
+    monkeypatch.setenv("FLEET_OWNER", "team-b")
+    assert {owner for owner, _ in _desired(project).values()} == {"team-b"}
