@@ -8,6 +8,7 @@ problem found is collected; the load fails at the end with all of them (ProjectE
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 from dataclasses import replace
@@ -259,7 +260,7 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
     merged = _merge_baselines(document, baselines, problems)
     if merged is None:
         return None
-    desired = _copy(merged["desired"]) if not may_alias(document.text) else copy.deepcopy(merged["desired"])
+    desired = copy.deepcopy(merged["desired"]) if _anchored(document.text) else _copy(merged["desired"])
     match = data.get("match") or (kind.default_match(data["ci"]) if kind.default_match else {})
     before = len(problems)
     problems += _schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
@@ -277,6 +278,12 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
         relations={k: tuple(v) for k, v in (data.get("relations") or {}).items()},
         ignore=tuple(merged["ignore"]), severity=merged["severity"], extends=tuple(_as_list(data.get("extends"))),
     )
+
+
+@functools.lru_cache(maxsize=4)  # documents come file by file
+def _anchored(text: str) -> bool:
+    """Once per file (its documents share one text; a str keeps its hash): whether it has YAML anchors."""
+    return may_alias(text)
 
 
 def _copy(value: Any) -> Any:
