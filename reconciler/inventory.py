@@ -51,8 +51,9 @@ class Inventory:
         self.problems: list[Problem] = []
         from .inventory_check import check_sources
 
-        loader = DataLoader()
-        checked, usable = check_sources([s for s in sources if Path(s).exists()])
+        parsed: dict[str, Any] = {}
+        checked, usable = check_sources([s for s in sources if Path(s).exists()], parsed)
+        loader = _inventory_loader(DataLoader, parsed)
         # a broken group_vars file is not handed to Ansible's vars plugins (an alias bomb would hang them)
         self._broken_vars = [p for p in checked if "group_vars" in Path(p.file).parts]
         with _ansible_messages() as failures:
@@ -115,6 +116,51 @@ class Inventory:
         from ansible.vars.plugins import get_vars_from_inventory_sources
 
         return get_vars_from_inventory_sources(self._loader, self._manager._sources, entities, "task")
+
+
+def _inventory_loader(base: type, parsed: dict[str, Any]) -> Any:
+    """Ansible's DataLoader, reading each YAML/JSON inventory or vars file once with libyaml.
+
+    Ansible's own path costs ~10 s on a 10,000-host YAML inventory: its Python constructor tags every
+    value with its origin, the `auto` plugin and then the `yaml` plugin parse the same file, and each
+    parse is deep-copied out of the DataLoader cache. Here a file is parsed once (userdata's libyaml
+    loader) and the same object handed to every plugin that asks: they read it, never change it. Whatever
+    that loader refuses (a duplicate key, a `!vault` or `!unsafe` tag, a vault-encrypted file, bad YAML)
+    goes through Ansible's own loader, so its behaviour and error messages are unchanged. `parsed`: files
+    inventory_check already loaded, by resolved path."""
+
+    class InventoryLoader(base):  # type: ignore[misc,valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self._parsed: dict[str, Any] = dict(parsed)
+
+        def load_from_file(self, file_name: str, cache: str = "all", unsafe: bool = False,
+                           json_only: bool = False, trusted_as_template: bool = False) -> Any:
+            path = str(Path(self.path_dwim(file_name)).resolve())
+            if path not in self._parsed:
+                data = None if json_only else _plain_yaml(path)
+                if data is None:
+                    return super().load_from_file(file_name, cache, unsafe, json_only, trusted_as_template)
+                self._parsed[path] = data
+            return self._parsed[path]
+
+    return InventoryLoader()
+
+
+def _plain_yaml(path: str) -> Any:
+    """The file's data when it is plain YAML (or JSON) libyaml reads without complaint, else None."""
+    import yaml
+
+    from .userdata import load
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        if text.lstrip().startswith("$ANSIBLE_VAULT"):  # a !vault tag inside makes libyaml refuse
+            return None
+        return load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
 
 
 _PLUGIN_FOR_SUFFIX = {".yml": "yaml", ".yaml": "yaml", ".ini": "ini", ".toml": "toml", "": "ini"}

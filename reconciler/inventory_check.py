@@ -15,20 +15,21 @@ from typing import Any
 import yaml
 
 from .errors import Problem
-from .userdata import Loader, load_all, may_alias, short
+from .userdata import Loader, load_all, short
 
 _YAML = (".yml", ".yaml", ".json")
 _VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
 _SKIPPED_DIRS = ("group_vars", "host_vars")
 
 
-def check_sources(sources: list[str]) -> tuple[list[Problem], list[str]]:
-    """Problems found, and the sources still worth handing to Ansible."""
+def check_sources(sources: list[str], parsed: dict[str, Any] | None = None) -> tuple[list[Problem], list[str]]:
+    """Problems found, and the sources still worth handing to Ansible. `parsed` (when given) receives the
+    data of each YAML inventory file found sound, by resolved path, so that nothing parses it again."""
     problems: list[Problem] = []
     usable: list[str] = []
     for source in sources:
         path = Path(source)
-        bad = {file: found for file in _inventory_files(path) if (found := _check_inventory_file(file))}
+        bad = {file: found for file in _inventory_files(path) if (found := _check_inventory_file(file, parsed))}
         for found in bad.values():
             problems += found
         for file in _vars_files((path if path.is_dir() else path.parent) / "group_vars"):
@@ -78,18 +79,21 @@ def _parse(file: Path, text: str) -> tuple[Any, list[Problem]]:
     return (documents[0] if documents else None), []
 
 
-def _check_inventory_file(file: Path) -> list[Problem]:
+def _check_inventory_file(file: Path, parsed: dict[str, Any] | None = None) -> list[Problem]:
     """Unreadable files, alias bombs, and YAML mappings of the wrong shape. Whatever else does not parse
     as YAML may be INI in a .yml file: Ansible's own parsers judge it (and we report their complaint).
-    The shape is read from the composed nodes, not constructed data: a 10,000-host inventory costs a
-    libyaml compose (~0.4 s), not a second full load."""
+    The file is loaded once; its data, when sound, goes to `parsed` for Ansible's plugins (inventory.py).
+    Only a file of the wrong shape is composed again, to name the lines."""
     text, problems = _read(file)
     if text is None or file.suffix not in _YAML or problems:
         return problems
-    if may_alias(text):
-        _data, problems = _parse(file, text)
-        if problems and "alias" in problems[0].message:
-            return problems
+    data, problems = _parse(file, text)
+    if problems and "alias" in problems[0].message:
+        return problems
+    if not problems and isinstance(data, dict) and ("plugin" in data or _sound(data)):
+        if parsed is not None and "plugin" not in data:
+            parsed[str(file.resolve())] = data
+        return []
     try:
         node = next(iter(yaml.compose_all(text, Loader=Loader)), None)
     except yaml.YAMLError:
@@ -126,6 +130,21 @@ def _groups(groups: yaml.MappingNode) -> list[tuple[int, str]]:
         if "children" in parts and isinstance(parts["children"][1], yaml.MappingNode):
             found += _groups(parts["children"][1])
     return found
+
+
+def _sound(groups: dict[Any, Any]) -> bool:
+    """`_groups` on loaded data: whether no group (or its hosts/children/vars) has the wrong shape."""
+    for group in groups.values():
+        if group is None:
+            continue
+        if not isinstance(group, dict):
+            return False
+        if any(group.get(part) is not None and not isinstance(group[part], dict)
+               for part in ("hosts", "children", "vars")):
+            return False
+        if isinstance(group.get("children"), dict) and not _sound(group["children"]):
+            return False
+    return True
 
 
 def _kind(node: yaml.Node) -> str:

@@ -8,6 +8,7 @@ problem found is collected; the load fails at the end with all of them (ProjectE
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 from dataclasses import replace
@@ -18,6 +19,7 @@ import fastjsonschema
 import jsonschema
 import yaml
 
+from . import cache
 from .collectors import Registry, load_registry
 from .collectors.base import Kind
 from .expectations import LoadError
@@ -26,7 +28,7 @@ from .errors import Problem, ProjectError
 from .inventory import Inventory, load_inventory
 from .model import CI, SEVERITIES, Origin, Project, Settings
 from .render import Document, desired_files, line_of, read_documents, template_environment
-from .userdata import clip, short
+from .userdata import clip, may_alias, short
 from .userdata import load as load_yaml
 
 SETTINGS_FILE = "reconciler.yml"
@@ -104,11 +106,21 @@ def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
     if facts_dir:
         settings = replace(settings, facts_dir=facts_dir)
     explicit = "inventories" in settings.raw  # the default inventories/ may simply not exist (cloud-only)
-    inventory = load_inventory(root, settings.inventories if explicit else _existing(root, settings.inventories))
-    problems += inventory.problems
-    registry = load_registry(root, problems)
-    problems += _settings_problems(root, settings, registry, given_facts_dir=bool(facts_dir))
-    cis = load_cis(root, settings, inventory, registry, problems)
+    sources = settings.inventories if explicit else _existing(root, settings.inventories)
+    key = cache.project_key(root, sources) if not problems else None
+    cached = cache.lookup(root, key)
+    if cached is not None:  # the same files as a load that had no problem: only settings can have one
+        registry = load_registry(root, problems)
+        problems += _settings_problems(root, settings, registry, given_facts_dir=bool(facts_dir))
+        inventory, cis = cached
+    else:
+        inventory = load_inventory(root, sources)
+        problems += inventory.problems
+        registry = load_registry(root, problems)
+        problems += _settings_problems(root, settings, registry, given_facts_dir=bool(facts_dir))
+        cis = load_cis(root, settings, inventory, registry, problems)
+        if not problems:
+            cache.store(root, key, inventory, cis)
     if problems:
         raise ProjectError(problems)
     return Project(root=root, settings=settings, cis=tuple(cis), inventory=inventory, registry=registry)
@@ -250,7 +262,7 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
     merged = _merge_baselines(document, baselines, problems)
     if merged is None:
         return None
-    desired = copy.deepcopy(merged["desired"])
+    desired = copy.deepcopy(merged["desired"]) if _anchored(document.text) else _copy(merged["desired"])
     match = data.get("match") or (kind.default_match(data["ci"]) if kind.default_match else {})
     before = len(problems)
     problems += _schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
@@ -273,6 +285,21 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
         relations={k: tuple(v) for k, v in (data.get("relations") or {}).items()},
         ignore=tuple(merged["ignore"]), severity=merged["severity"], extends=tuple(_as_list(data.get("extends"))),
     )
+
+
+@functools.lru_cache(maxsize=4)  # documents come file by file
+def _anchored(text: str) -> bool:
+    """Once per file (its documents share one text; a str keeps its hash): whether it has YAML anchors."""
+    return may_alias(text)
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of YAML data without anchors (no shared or recursive parts): ~5x copy.deepcopy."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
 
 
 def _as_list(value: Any) -> list[Any]:
