@@ -8,9 +8,10 @@ collector asks for them, once, and the layers shared by a group are merged once 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .errors import Problem, ReconcilerError
 
@@ -18,7 +19,7 @@ from .errors import Problem, ReconcilerError
 class HostVars(Mapping[str, Mapping[str, Any]]):
     """`hostvars` for templates: a read-only mapping that computes each host's variables on first use."""
 
-    def __init__(self, inventory: "Inventory"):
+    def __init__(self, inventory: Inventory):
         self._inventory = inventory
 
     def __getitem__(self, host: str) -> Mapping[str, Any]:

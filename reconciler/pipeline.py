@@ -8,19 +8,33 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry, builtin_identifiers
 from .collectors.base import CollectOptions, Collector, Progress
 from .diff import Rules, compute_drift
 from .errors import ReconcilerError
-from .model import (CI, Collection, Drift, FactSet, Failure, Item, Project, Reason, RunResult, Source, Status,
-                    flag_weight, severity_rank)
+from .model import (
+    CI,
+    Collection,
+    Drift,
+    FactSet,
+    Failure,
+    Item,
+    Project,
+    Reason,
+    RunResult,
+    Source,
+    Status,
+    flag_weight,
+    severity_rank,
+)
 from .notify import Delivery, body, has_changes, send, title
 from .paths import covers
 from .register.assets import RegisterSnapshot, book_value
@@ -52,7 +66,7 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
     """One reconcile run. With a register, findings are classified against it and (if `record`) the run
     is recorded in it, in one transaction; without one, against an empty register."""
     timings: dict[str, float] = {}
-    started, today = _now(), datetime.now(timezone.utc).date()
+    started, today = _now(), datetime.now(UTC).date()
     cis = select_cis(project.cis, options)
     with _timed(timings, "collect"):
         collections = collect(project, cis, options)
@@ -314,4 +328,4 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -11,9 +11,10 @@ import copy
 import functools
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import fastjsonschema
 import jsonschema
@@ -22,9 +23,9 @@ import yaml
 from . import cache
 from .collectors import Registry, load_registry
 from .collectors.base import Kind
+from .errors import Problem, ProjectError
 from .expectations import LoadError
 from .expectations import parse as parse_expectations
-from .errors import Problem, ProjectError
 from .inventory import Inventory, load_inventory
 from .model import CI, SEVERITIES, Origin, Project, Settings
 from .render import Document, desired_files, line_of, read_documents, template_environment

@@ -8,9 +8,10 @@ tried, so `validate` can list every broken file at once.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import jinja2
 import yaml
@@ -89,7 +90,7 @@ def _render(path: Path, desired_dir: Path, context: Mapping[str, Any], env: jinj
         raise _FileProblem(f"undefined variable in template: {exc.message}", _template_line(exc)) from None
     except jinja2.TemplateError as exc:
         raise _FileProblem(f"template error: {exc}", _template_line(exc)) from None
-    except Exception as exc:  # a filter or test raising on user data is still the user's template
+    except Exception as exc:  # noqa: BLE001 -- a filter or test raising on user data is the user's template
         raise _FileProblem(f"template failed: {type(exc).__name__}: {exc}", _template_line(exc)) from None
 
 

@@ -9,17 +9,18 @@ facts directory is given, so it takes `server` CIs over the ansible collector th
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import Problem
 from ..model import Settings
 from ..userdata import short
-from .base import Collector, Kind
 from .ansible import AnsibleCollector
 from .aws import AwsCollector
+from .base import Collector, Kind
 from .facts_dir import FactsDirCollector
 
 
@@ -76,7 +77,7 @@ def _plugin_collectors(path: Path, root: Path, problems: list[Problem]) -> list[
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # a broken plugin is a project problem, reported like any other
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 -- a broken plugin is a project problem, reported
         problems.append(Problem(str(path.relative_to(root)), f"plugin failed to load: {type(exc).__name__}: {exc}"))
         return []
     return _declared_collectors(module, str(path.relative_to(root)), problems)

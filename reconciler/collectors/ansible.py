@@ -376,7 +376,7 @@ class AnsibleCollector(Collector):
         sources = list(getattr(self.project.inventory, "sources", None) or ())
         what: dict[str, Any] = ({"playbook": playbook} if playbook else
                                 {"host_pattern": TARGETS, "module": MODULE,
-                                 "module_args": json.dumps({"spec": "{{ %s }}" % SPEC_VAR})})
+                                 "module_args": json.dumps({"spec": f"{{{{ {SPEC_VAR} }}}}"})})
         config = RunnerConfig(
             private_data_dir=str(private), **what, inventory=[str(inventory), *sources],
             forks=forks, timeout=deadline, quiet=True, suppress_env_files=True,

@@ -8,8 +8,9 @@ reach: that target's FactSet carries the error and its CI becomes `unknown`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..model import CI, Collection, Project, Settings
 

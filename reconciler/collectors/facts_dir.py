@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -99,7 +100,7 @@ class FactsError(Exception):
 def read_facts(document: Any) -> dict[str, Any]:
     """Any of the accepted file shapes -> the server vocabulary."""
     if not isinstance(document, dict):
-        raise ValueError("expected a JSON object")
+        raise ValueError("expected a JSON object")  # noqa: TRY004 -- read as "malformed facts", not a bug
     if "__payload__" in document:  # ansible-core 2.19 jsonfile cache
         if not isinstance(document["__payload__"], str):
             raise ShapeError("__payload__ must be a JSON string")

@@ -21,7 +21,8 @@ reference for the ansible collector's own fact module.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..expectations import PRESENCE, SET, VALUE
 from ..fixers import server as server_fixers

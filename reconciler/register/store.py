@@ -14,12 +14,12 @@ import json
 import operator
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -338,7 +338,8 @@ def _sightings(conn: Connection) -> dict[str, Sighting]:
              .join(t.observations, t.observations.c.resource == t.links.c.resource))
     last: dict[str, datetime] = {}
     sources: dict[str, set[str]] = defaultdict(set)
-    for tag, source, seen in conn.execute(query):
+    rows = cast("Iterable[tuple[str, str, datetime]]", conn.execute(query))
+    for tag, source, seen in rows:
         seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
         last[tag] = max(last.get(tag, seen), seen)
         sources[tag].add(source)

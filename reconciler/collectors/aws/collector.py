@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError

@@ -5,7 +5,8 @@ Everything SPEC §2.2 names is in the list response, so instances never cost a p
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .spec import BOOL, MATCHER, SET, TAGS, KindSpec, Raw, make_kind, matchers, pick, tag_map
 

@@ -8,7 +8,8 @@ Each CIDR / group / prefix list of a permission becomes its own string, so one a
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .spec import SET, TAGS, KindSpec, Raw, make_kind, matchers, pick, tag_map
 

@@ -7,7 +7,7 @@ Access key ids are shown masked (`AKIA…WXYZ`): enough to tell keys apart, neve
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -48,8 +48,8 @@ def mask(key_id: str) -> str:
 def age_days(created: Any, now: datetime | None = None) -> int | None:
     if not isinstance(created, datetime):
         return None
-    moment = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
-    return ((now or datetime.now(timezone.utc)) - moment).days
+    moment = created if created.tzinfo else created.replace(tzinfo=UTC)
+    return ((now or datetime.now(UTC)) - moment).days
 
 
 @uses("list_mfa_devices")

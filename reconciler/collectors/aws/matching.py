@@ -7,8 +7,9 @@ failed is `unknown`, not `missing`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ...model import CI
 from .scan import Resource, ScopeResult

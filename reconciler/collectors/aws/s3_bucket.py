@@ -18,7 +18,8 @@ Owner-hint tags of untracked buckets come from the Resource Groups Tagging API (
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 

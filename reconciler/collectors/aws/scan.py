@@ -10,10 +10,11 @@ it lists, so a heavy page is not slowed down by a crowd of requests to the same 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import jmespath
 from botocore.exceptions import BotoCoreError, ClientError

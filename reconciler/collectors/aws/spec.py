@@ -9,9 +9,10 @@ The scanner and matcher read these headers; nothing else knows a raw boto3 shape
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ... import expectations
 from ...fixers import aws as aws_fixers
