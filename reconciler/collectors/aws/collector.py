@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import boto3
@@ -20,7 +21,7 @@ from botocore.exceptions import BotoCoreError
 
 from ...errors import CollectorError
 from ...model import CI, Collection, FactSet, Observed, Project, Settings, Source
-from ..base import CollectOptions, Collector
+from ..base import CollectOptions, Collector, Job, Target
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
 from .hints import tagging_hints
 from .matching import Outcome, candidates, prepare, resolve
@@ -102,6 +103,24 @@ class AwsCollector(Collector):
             return self.session_factory().region_name or DEFAULT_REGION
         except BotoCoreError:  # a broken profile: the account will fail with the reason, in a scope
             return DEFAULT_REGION
+
+    # --- as a job (reconciler.executors) ------------------------------------------------------------
+
+    def prepare(self, cis: Sequence[CI]) -> list[Job]:
+        """One job for the whole estate: matching needs every scope's listing, so the scopes are listed
+        together (in parallel threads, in the worker). The job carries settings and CIs, never a session:
+        the worker's own credentials (environment, profile, instance role) open the accounts."""
+        self.specs(cis)  # a bad `aws.kinds` stops the run here, on the orchestrator
+        targets = tuple(Target(ci.id, "aws", {k: v for k, v in ci.match.items() if k != "tags"})
+                        for ci in cis)
+        payload = (dict(self.aws), dict(self.options.extra), tuple(cis))
+        return [Job(self.name, "aws accounts", targets, ("*",), payload)]
+
+    @classmethod
+    def run_job(cls, job: Job) -> Collection:
+        aws, extra, cis = job.payload
+        project = Project(root=Path("."), settings=Settings(aws=aws), cis=(), inventory=None)
+        return cls(project, CollectOptions(extra=extra)).collect(cis)
 
     # --- the collection -------------------------------------------------------------------------
 

@@ -1,0 +1,164 @@
+"""Executors: the same project gives the same report on the local executor, a process pool and a Dask
+LocalCluster of 2 worker processes (loopback only, no dashboard); a worker killed mid-run makes its jobs'
+targets `unknown` with the reason, never `missing`, and the recorded run is the reported one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import dask
+import pytest
+from distributed import LocalCluster
+
+from reconciler.collectors import facts_dir
+
+from .aws_world import bucket, instance
+from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
+
+PACKAGES = {"nginx": "1.22.1", "bash": "5.2.15", "openssl": "3.0.11"}
+BOX_PLUGIN = '''
+import os
+from reconciler.collectors.base import Collector, Job, Kind, Target
+from reconciler.model import Collection, FactSet, Source
+
+class BoxCollector(Collector):
+    """Test-only: one job a box; a `doomed` box's job kills the worker process that runs it."""
+    name = "boxes"
+    kinds = (Kind("test.box", {"type": "object", "properties": {"colour": {"type": "string"}}}),)
+
+    def collect(self, cis):
+        return self.collect_by_jobs(cis)
+
+    def prepare(self, cis):
+        return [Job(self.name, "box " + ci.id, (Target(ci.id, ci.id),), (ci.id,),
+                    (ci.id, bool(ci.match.get("doomed")), os.getpid())) for ci in cis]
+
+    @classmethod
+    def run_job(cls, job):
+        ci, doomed, orchestrator = job.payload
+        if doomed and os.getpid() != orchestrator:  # never the test's own process
+            os.kill(os.getpid(), 9)
+        return Collection(facts={ci: FactSet(ci, cls.name, ci, facts={"colour": "blue"})},
+                          sources=(Source(cls.name, ci, "ok"),))
+
+COLLECTORS = [BoxCollector]
+'''
+
+
+@pytest.fixture(scope="module")
+def cluster(moto: Any) -> Iterator[str]:  # noqa: F811 -- workers start after moto's environment is set
+    """A Dask LocalCluster of 2 worker processes on loopback, dashboard off; a killed task is not retried."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None, silence_logs=50) as local:
+            yield "dask://" + local.scheduler_address.removeprefix("tcp://")
+
+
+def facts(host: str, packages: dict[str, str]) -> dict[str, Any]:
+    return {"ansible_facts": {
+        "ansible_hostname": host, "ansible_distribution": "Debian", "ansible_distribution_major_version": "12",
+        "packages": {name: [{"name": name, "version": version, "source": "apt"}]
+                     for name, version in packages.items()}}}
+
+
+@pytest.fixture
+def estate(project: Any, moto: Any, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
+    """12 inventory hosts (10 with CIs, 2 drifted, 1 without a facts file, 1 with facts but no CI), a CI on
+    a host the inventory lacks, and one AWS account with an instance, a bucket and an undeclared instance."""
+    monkeypatch.setattr(facts_dir, "SHARD_SIZE", 3)  # several jobs a collector, so several workers take part
+    moto.reset()
+    session = moto.session(ACCOUNT_A, "eu-west-1")
+    instance(session.client("ec2"), "web-ok", "t3.micro", Owner="team-web")
+    instance(session.client("ec2"), "stray", "t2.nano")
+    bucket(session.client("s3"), "logs-ok", versioned=True)
+    hosts = [f"web-{n:02}" for n in range(12)]
+    project.write("inventories/hosts.ini", "[web]\n" + "\n".join(hosts) + "\n")
+    project.write("reconciler.yml", f"aws:\n  regions: [eu-west-1]\n  accounts: [{{id: '{ACCOUNT_A}'}}]\n")
+    documents = [f"ci: {host}\nkind: server\nmatch: {{host: {host}}}\ndesired:\n  packages: {json.dumps(PACKAGES)}"
+                 for host in hosts[:10] + ["ghost-01"]]
+    documents += ["ci: web-ok\nkind: aws.ec2.instance\nmatch: {tags: {Name: web-ok}}\n"
+                  "desired: {instance_type: t3.micro}",
+                  "ci: logs\nkind: aws.s3.bucket\nmatch: {name: logs-ok}\ndesired: {versioning: Enabled}"]
+    project.write("desired/estate.yml", "\n---\n".join(documents) + "\n")
+    for number, host in enumerate(hosts):
+        if number != 9:  # web-09: declared, no facts file
+            drifted = {"nginx": "1.18.0"} if number in (2, 7) else {}
+            project.facts(host, facts(host, {**PACKAGES, **drifted}))
+    return project
+
+
+def run(cli: Any, project: Any, *extra: str) -> dict[str, Any]:
+    result = cli("--project", str(project.root), "run", "--facts-dir", str(project.root / "facts"),
+                 "--format", "json", *extra)
+    assert result.code in (0, 2, 3), result.err
+    return result.json()
+
+
+def findings(report: dict[str, Any]) -> dict[str, Any]:
+    """What a user reads of a run: items (status, drift, flags, errors), sources, summary — not ids/times."""
+    items = sorted(json.dumps(item, sort_keys=True) for item in report["items"])
+    sources = sorted(json.dumps(source, sort_keys=True) for source in report["run"]["sources"])
+    return {"items": items, "sources": sources, "summary": report["summary"], "causes": [{k: v for k, v in cause.items() if k != "first_seen"} for cause in report.get("causes", [])],
+            "exit_code": report["run"]["exit_code"]}
+
+
+def test_processes_and_a_dask_cluster_report_what_the_local_executor_reports(cli, estate, cluster):
+    local = run(cli, estate)
+    statuses = {item["ci"]: item["status"] for item in local["items"] if item.get("ci")}
+    assert statuses["web-02"] == statuses["web-07"] == "drifted" and statuses["web-00"] == "in_sync"
+    assert statuses["web-09"] == statuses["ghost-01"] == "unknown"
+    assert statuses["web-ok"] == statuses["logs"] == "in_sync"
+    assert any("untracked" in item["flags"] and item["kind"] == "aws.ec2.instance" for item in local["items"])
+    assert findings(run(cli, estate, "--executor", "processes")) == findings(local)
+    assert findings(run(cli, estate, "--executor", cluster)) == findings(local)
+
+
+def test_executor_from_reconciler_yml(cli, estate, cluster):
+    local = run(cli, estate)
+    estate.write("reconciler.yml", (estate.root / "reconciler.yml").read_text() + f"executor: {cluster}\n")
+    assert findings(run(cli, estate)) == findings(local)
+
+
+@pytest.fixture
+def boxes(project: Any) -> Any:
+    project.write("plugins/boxes.py", BOX_PLUGIN)
+    project.write("desired/boxes.yml", "\n---\n".join(
+        f"ci: box-{n}\nkind: test.box\nmatch: {{doomed: {str(n == 1).lower()}}}\ndesired: {{colour: blue}}"
+        for n in range(4)) + "\n")
+    return project
+
+
+@pytest.mark.parametrize("where", ["processes", "dask"])
+def test_a_worker_killed_mid_run_leaves_its_targets_unknown_and_the_register_consistent(cli, boxes, cluster,
+                                                                                        where):
+    executor = cluster if where == "dask" else "processes"
+    result = cli("--project", str(boxes.root), "run", "--executor", executor, "--format", "json")
+    report = result.json()
+    items = {item["ci"]: item for item in report["items"]}
+    assert items["box-1"]["status"] == "unknown" and "lost" in items["box-1"]["error"]
+    assert result.code == 3
+    for item in items.values():  # a job lost beside it may be unknown too, never missing or in sync by default
+        assert item["status"] == "in_sync" or (item["status"] == "unknown" and "lost" in item["error"])
+    assert any(s["scope"] == "box-1" and s["status"] == "failed" for s in report["run"]["sources"])
+    recorded = cli("--project", str(boxes.root), "report", report["run"]["id"], "--format", "json").json()
+    assert findings(recorded) == findings(report)
+    if where == "dask":  # the cluster replaced the killed worker: the next run works as before
+        again = cli("--project", str(boxes.root), "run", "--executor", executor, "--limit", "box-[023]",
+                    "--format", "json").json()
+        assert {item["status"] for item in again["items"]} == {"in_sync"}
+
+
+def test_the_local_executor_runs_the_same_jobs_in_process(cli, boxes):
+    report = cli("--project", str(boxes.root), "run", "--format", "json").json()
+    statuses = {item["ci"]: item["status"] for item in report["items"]}
+    assert statuses == {f"box-{n}": "in_sync" for n in range(4)}
+
+
+def test_a_bad_executor_is_refused_in_one_line(cli, project):
+    result = cli("--project", str(project.root), "run", "--executor", "ray://x")
+    assert result.code == 1 and "not local, processes or dask://HOST:PORT" in result.err
+    project.write("reconciler.yml", "executor: threads\n")
+    result = cli("--project", str(project.root), "validate")
+    assert result.code == 1 and "executor" in result.err
