@@ -12,10 +12,11 @@ import dask
 import pytest
 from distributed import LocalCluster
 
-from reconciler.collectors import facts_dir
+from reconciler.collectors import ansible, facts_dir
 
 from .aws_world import bucket, instance
 from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
+from .ssh_fixture import Sshd, free_port, sshd, write_inventory  # noqa: F401
 
 PACKAGES = {"nginx": "1.22.1", "bash": "5.2.15", "openssl": "3.0.11"}
 BOX_PLUGIN = '''
@@ -162,3 +163,35 @@ def test_a_bad_executor_is_refused_in_one_line(cli, project):
     project.write("reconciler.yml", "executor: threads\n")
     result = cli("--project", str(project.root), "validate")
     assert result.code == 1 and "executor" in result.err
+
+
+def test_ansible_jobs_over_ssh_report_what_the_local_executor_reports(cli, project, sshd, cluster,  # noqa: F811
+                                                                     monkeypatch):
+    """Three hosts over the test sshd (one drifted), a closed port: one host a job, each job carrying its
+    hosts' inventory variables (no worker reads the project's inventory)."""
+    monkeypatch.setattr(ansible, "HOSTS_PER_FORK", 1)
+    hosts = {}
+    for number, address in enumerate(["127.0.0.1", "127.0.0.2", "127.0.0.3"]):
+        root = project.root / "sys" / f"web-{number}"
+        (root / "net" / "ipv4").mkdir(parents=True)
+        (root / "net" / "ipv4" / "ip_forward").write_text("1\n" if number == 1 else "0\n")
+        hosts[f"web-{number}"] = sshd.host_vars(address, reconciler_sysctl_root=str(root))
+    hosts["closed"] = dict(sshd.host_vars("127.0.0.5"), ansible_port=free_port(["127.0.0.5"]))
+    (project.root / "inventories").mkdir()
+    write_inventory(project.root / "inventories" / "hosts.yml", hosts)
+    project.write("reconciler.yml", "ansible: {forks: 1, timeout: 10}\n")
+    project.write("desired/servers.yml", "\n---\n".join(
+        f"ci: {host}\nkind: server\nmatch: {{host: {host}}}\ndesired: {{sysctl: {{net.ipv4.ip_forward: '0'}}}}"
+        for host in [*hosts, "ghost"]) + "\n")
+
+    def run_with(*extra: str) -> dict[str, Any]:
+        result = cli("--project", str(project.root), "run", "--format", "json", *extra)
+        assert result.code in (2, 3), result.err
+        return result.json()
+
+    local = run_with()
+    statuses = {item["ci"]: item["status"] for item in local["items"]}
+    assert statuses == {"web-0": "in_sync", "web-1": "drifted", "web-2": "in_sync", "closed": "unknown",
+                        "ghost": "unknown"}
+    assert findings(run_with("--executor", cluster)) == findings(local)
+    assert findings(run_with("--executor", "processes")) == findings(local)
