@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,8 +42,10 @@ times = {}
 start = time.perf_counter()
 project = load_project(root, facts_dir=root + "/facts")
 times["load"] = time.perf_counter() - start
-with open_register(f"sqlite:///{root}/.reconciler/{sys.argv[2]}-{time.time_ns()}.db", project.root) as register:
-    result = pipeline.run(project, pipeline.RunOptions(facts_dir=root + "/facts", executor=executor), register)
+options = pipeline.RunOptions(facts_dir=root + "/facts", executor=executor)
+dsn = f"sqlite:///{root}/.reconciler/{sys.argv[2]}-{time.time_ns()}.db"
+with open_register(dsn, project.root) as register:
+    result = pipeline.run(project, options, register)
 times.update(result.timings)
 mark = time.perf_counter()
 report = render_json(result)
@@ -79,7 +80,8 @@ def show(hosts: int, results: dict[str, list[dict]]) -> None:
           f"(load average {', '.join(f'{x:.2f}' for x in os.getloadavg())})")
     print(f"  {'':28}" + "".join(f"{name:>12}" for name in picked))
     rows = [("wall (s)", lambda r: r["wall"]), ("per host (ms)", lambda r: 1000 * r["wall"] / hosts),
-            ("peak RSS orchestrator (MB)", lambda r: r["rss"]), ("peak RSS a child (MB)", lambda r: r["child_rss"])]
+            ("peak RSS orchestrator (MB)", lambda r: r["rss"]),
+            ("peak RSS a child (MB)", lambda r: r["child_rss"])]
     rows += [(f"  {stage} (s)", lambda r, s=stage: r["times"].get(s, 0.0)) for stage in stages]
     rows += [("merge + record share", lambda r: (r["times"].get("merge", 0) + r["times"].get("record", 0))
               / r["wall"])]

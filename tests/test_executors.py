@@ -59,7 +59,8 @@ def cluster(moto: Any) -> Iterator[str]:  # noqa: F811 -- workers start after mo
 
 def facts(host: str, packages: dict[str, str]) -> dict[str, Any]:
     return {"ansible_facts": {
-        "ansible_hostname": host, "ansible_distribution": "Debian", "ansible_distribution_major_version": "12",
+        "ansible_hostname": host, "ansible_distribution": "Debian",
+        "ansible_distribution_major_version": "12",
         "packages": {name: [{"name": name, "version": version, "source": "apt"}]
                      for name, version in packages.items()}}}
 
@@ -77,7 +78,8 @@ def estate(project: Any, moto: Any, monkeypatch: pytest.MonkeyPatch) -> Any:  # 
     hosts = [f"web-{n:02}" for n in range(12)]
     project.write("inventories/hosts.ini", "[web]\n" + "\n".join(hosts) + "\n")
     project.write("reconciler.yml", f"aws:\n  regions: [eu-west-1]\n  accounts: [{{id: '{ACCOUNT_A}'}}]\n")
-    documents = [f"ci: {host}\nkind: server\nmatch: {{host: {host}}}\ndesired:\n  packages: {json.dumps(PACKAGES)}"
+    documents = [f"ci: {host}\nkind: server\nmatch: {{host: {host}}}\n"
+                 f"desired:\n  packages: {json.dumps(PACKAGES)}"
                  for host in hosts[:10] + ["ghost-01"]]
     documents += ["ci: web-ok\nkind: aws.ec2.instance\nmatch: {tags: {Name: web-ok}}\n"
                   "desired: {instance_type: t3.micro}",
@@ -101,7 +103,8 @@ def findings(report: dict[str, Any]) -> dict[str, Any]:
     """What a user reads of a run: items (status, drift, flags, errors), sources, summary — not ids/times."""
     items = sorted(json.dumps(item, sort_keys=True) for item in report["items"])
     sources = sorted(json.dumps(source, sort_keys=True) for source in report["run"]["sources"])
-    return {"items": items, "sources": sources, "summary": report["summary"], "causes": [{k: v for k, v in cause.items() if k != "first_seen"} for cause in report.get("causes", [])],
+    causes = [{k: v for k, v in cause.items() if k != "first_seen"} for cause in report.get("causes", [])]
+    return {"items": items, "sources": sources, "summary": report["summary"], "causes": causes,
             "exit_code": report["run"]["exit_code"]}
 
 
@@ -140,7 +143,7 @@ def test_a_worker_killed_mid_run_leaves_its_targets_unknown_and_the_register_con
     items = {item["ci"]: item for item in report["items"]}
     assert items["box-1"]["status"] == "unknown" and "lost" in items["box-1"]["error"]
     assert result.code == 3
-    for item in items.values():  # a job lost beside it may be unknown too, never missing or in sync by default
+    for item in items.values():  # a job lost beside it may be unknown too, never missing
         assert item["status"] == "in_sync" or (item["status"] == "unknown" and "lost" in item["error"])
     assert any(s["scope"] == "box-1" and s["status"] == "failed" for s in report["run"]["sources"])
     recorded = cli("--project", str(boxes.root), "report", report["run"]["id"], "--format", "json").json()
@@ -165,8 +168,8 @@ def test_a_bad_executor_is_refused_in_one_line(cli, project):
     assert result.code == 1 and "executor" in result.err
 
 
-def test_ansible_jobs_over_ssh_report_what_the_local_executor_reports(cli, project, sshd, cluster,  # noqa: F811
-                                                                     monkeypatch):
+def test_ansible_jobs_over_ssh_report_what_the_local_executor_reports(cli, project, sshd,  # noqa: F811
+                                                                     cluster, monkeypatch):
     """Three hosts over the test sshd (one drifted), a closed port: one host a job, each job carrying its
     hosts' inventory variables (no worker reads the project's inventory)."""
     monkeypatch.setattr(ansible, "HOSTS_PER_FORK", 1)
@@ -181,7 +184,8 @@ def test_ansible_jobs_over_ssh_report_what_the_local_executor_reports(cli, proje
     write_inventory(project.root / "inventories" / "hosts.yml", hosts)
     project.write("reconciler.yml", "ansible: {forks: 1, timeout: 10}\n")
     project.write("desired/servers.yml", "\n---\n".join(
-        f"ci: {host}\nkind: server\nmatch: {{host: {host}}}\ndesired: {{sysctl: {{net.ipv4.ip_forward: '0'}}}}"
+        f"ci: {host}\nkind: server\nmatch: {{host: {host}}}\n"
+        "desired: {sysctl: {net.ipv4.ip_forward: '0'}}"
         for host in [*hosts, "ghost"]) + "\n")
 
     def run_with(*extra: str) -> dict[str, Any]:

@@ -275,11 +275,12 @@ class AnsibleCollector(Collector):
         own: no worker re-parses the estate). CIs on hosts the inventory lacks are answered in `merge`."""
         by_host, _ = self._targets(cis)
         hosts = list(by_host)
-        size = max(1, int((self.options.extra or {}).get("shard_size") or HOSTS_PER_FORK * self._settings()[0]))
+        extra = self.options.extra or {}
+        size = max(1, int(extra.get("shard_size") or HOSTS_PER_FORK * self._settings()[0]))
         jobs = []
         for start in range(0, len(hosts), size):
             shard = {host: by_host[host] for host in hosts[start:start + size]}
-            payload = (str(self.project.root), dict(self.project.settings.ansible or {}), dict(self.options.extra),
+            payload = (str(self.project.root), dict(self.project.settings.ansible or {}), dict(extra),
                        {h: merge_specs([spec_of(ci.desired) for ci in group]) for h, group in shard.items()},
                        {h: dict(self.project.inventory.host_vars(h)) for h in shard},
                        {h: [ci.id for ci in group] for h, group in shard.items()})
