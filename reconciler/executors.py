@@ -110,14 +110,21 @@ class ProcessExecutor(Executor):
     from the orchestrator, and a worker's crash breaks only the pool, never the run)."""
 
     def __init__(self, workers: int | None = None):
+        self.workers = workers or os.cpu_count() or 2
+        self.pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["reconciler.executors", "reconciler.collectors"])
-        self.pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 2, mp_context=context)
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Collection]:
+        if getattr(self.pool, "_broken", False):  # a worker died under an earlier collector: a fresh pool
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._start()
         futures: dict[Future[bytes], int] = {self.pool.submit(run_blob, _pack(collector, job)): number
                                              for number, job in enumerate(jobs)}
         return _in_order(jobs, futures, as_completed(futures), lambda f: f.result(),
