@@ -20,7 +20,6 @@ from typing import Any
 
 from .collectors.base import Collector, Job, lost_job
 from .errors import CollectorError, UsageError
-from .model import Collection
 from .userdata import clip
 
 LOCAL, PROCESSES, DASK = "local", "processes", "dask://"
@@ -49,7 +48,7 @@ def run_blob(blob: bytes) -> bytes:
                                             f"{type(exc).__name__}: {clip(str(exc))}"))
 
 
-def _answer(job: Job, blob: bytes) -> Collection:
+def _answer(job: Job, blob: bytes) -> Any:
     import cloudpickle
 
     status, value = cloudpickle.loads(blob)
@@ -75,14 +74,14 @@ class Executor:
 
     def close(self) -> None: ...
 
-    def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Collection]:
+    def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Any]:
         raise NotImplementedError
 
 
 class LocalExecutor(Executor):
     in_process = True
 
-    def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Collection]:
+    def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Any]:
         parts = []
         for job in jobs:  # the same round trip as the other executors: a job is data, wherever it runs
             parts.append(_answer(job, run_blob(_pack(collector, job))))
@@ -91,9 +90,9 @@ class LocalExecutor(Executor):
 
 
 def _in_order(jobs: Sequence[Job], futures: dict[Any, int], wait: Iterable[Any],
-              result: Callable[[Any], bytes], lost: str, done: Done) -> list[Collection]:
+              result: Callable[[Any], bytes], lost: str, done: Done) -> list[Any]:
     """Each job's answer, in job order; a future that raises (its worker died) is that job lost."""
-    parts: list[Collection | None] = [None] * len(jobs)
+    parts: list[Any] = [None] * len(jobs)
     for future in wait:
         number = futures[future]
         try:
@@ -121,7 +120,7 @@ class ProcessExecutor(Executor):
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Collection]:
+    def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Any]:
         if getattr(self.pool, "_broken", False):  # a worker died under an earlier collector: a fresh pool
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = self._start()
@@ -146,7 +145,7 @@ class DaskExecutor(Executor):
     def close(self) -> None:
         self.client.close()
 
-    def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Collection]:
+    def run(self, collector: type[Collector], jobs: Sequence[Job], done: Done) -> list[Any]:
         run = os.urandom(4).hex()
         futures = {self.client.submit(run_blob, _pack(collector, job), pure=False,
                                       key=f"reconciler-{run}-{collector.name}-{number}"): number

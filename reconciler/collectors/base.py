@@ -140,12 +140,13 @@ class Collector(ABC):
         return None
 
     @classmethod
-    def run_job(cls, job: Job) -> Collection:
-        """One job's partial Collection; runs in whatever process or machine the executor chose."""
+    def run_job(cls, job: Job) -> Any:
+        """One job's partial result (a Collection, or whatever this collector's `merge` takes); runs in
+        whatever process or machine the executor chose. Must be picklable."""
         raise NotImplementedError(f"collector '{cls.name}' has no jobs")
 
-    def merge(self, cis: Sequence[CI], parts: Sequence[Collection]) -> Collection:
-        """The jobs' partial Collections (in job order) -> this collector's Collection."""
+    def merge(self, cis: Sequence[CI], parts: Sequence[Any]) -> Collection:
+        """The jobs' partial results (in job order; a lost job's is `lost_job`) -> one Collection."""
         return merge_parts(parts)
 
     def collect_by_jobs(self, cis: Sequence[CI]) -> Collection:

@@ -21,9 +21,10 @@ from botocore.exceptions import BotoCoreError
 
 from ...errors import CollectorError
 from ...model import CI, Collection, FactSet, Observed, Project, Settings, Source
-from ..base import CollectOptions, Collector, Job, Target
+from ..base import CollectOptions, Collector, Job
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
 from .hints import tagging_hints
+from .jobs import run_scope, scope_jobs, scope_results
 from .matching import Outcome, candidates, prepare, resolve
 from .scan import (
     Resource,
@@ -107,20 +108,27 @@ class AwsCollector(Collector):
     # --- as a job (reconciler.executors) ------------------------------------------------------------
 
     def prepare(self, cis: Sequence[CI]) -> list[Job]:
-        """One job for the whole estate: matching needs every scope's listing, so the scopes are listed
-        together (in parallel threads, in the worker). The job carries settings and CIs, never a session:
-        the worker's own credentials (environment, profile, instance role) open the accounts."""
-        self.specs(cis)  # a bad `aws.kinds` stops the run here, on the orchestrator
-        targets = tuple(Target(ci.id, "aws", {k: v for k, v in ci.match.items() if k != "tags"})
-                        for ci in cis)
-        payload = (dict(self.aws), dict(self.options.extra), tuple(cis))
-        return [Job(self.name, "aws accounts", targets, ("*",), payload)]
+        """One job per account x region x kind scope (aws/jobs.py); a bad `aws.kinds` stops the run here."""
+        specs, self._regions = self.specs(cis), self.regions(cis)
+        self._jobs = scope_jobs(self.aws, self.options.extra, specs, self._regions)
+        return self._jobs
 
     @classmethod
-    def run_job(cls, job: Job) -> Collection:
-        aws, extra, cis = job.payload
+    def run_job(cls, job: Job) -> Any:
+        aws, extra = job.payload[0], job.payload[1]
         project = Project(root=Path("."), settings=Settings(aws=aws), cis=(), inventory=None)
-        return cls(project, CollectOptions(extra=extra)).collect(cis)
+        return run_scope(cls(project, CollectOptions(extra=extra)), job, SPEC_BY_KIND)
+
+    def merge(self, cis: Sequence[CI], parts: Sequence[Any]) -> Collection:
+        """The scopes' listings -> matching, the calls matched CIs need, the Collection: as `collect`."""
+        started, regions = time.monotonic(), self._regions
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="aws") as pool:
+            bases = BaseSessions(self.session_factory, self.redact)
+            accounts = list(pool.map(lambda c: open_account(c, bases, self.clients, regions[0]),
+                                     parse_accounts(self.aws)))
+            results = scope_results(self._jobs, parts, SPEC_BY_KIND, accounts, self.clients.counter)
+            outcomes = self.match(pool, cis, accounts, results, regions[0])
+        return self.assemble(outcomes, results, set(regions), time.monotonic() - started)
 
     # --- the collection -------------------------------------------------------------------------
 
