@@ -206,3 +206,31 @@ def test_ansible_jobs_over_ssh_report_what_the_local_executor_reports(cli, proje
                         "ghost": "unknown"}
     assert findings(run_with("--executor", cluster)) == findings(local)
     assert findings(run_with("--executor", "processes")) == findings(local)
+
+
+def test_a_lost_aws_scope_job_fails_its_scope_and_its_cis_are_unknown_not_missing(moto):  # noqa: F811
+    """Scope jobs run one by one here; the EC2-instance scope's answer is replaced by a lost job's."""
+    from reconciler.collectors.aws.collector import AwsCollector
+    from reconciler.collectors.base import CollectOptions, lost_job
+
+    from .aws_world import make_ci, project
+
+    moto.reset()
+    ec2 = moto.session(ACCOUNT_A, "eu-west-1").client("ec2")
+    instance(ec2, "web-ok", "t3.micro")
+    instance(ec2, "stray", "t2.nano")
+    bucket(moto.session(ACCOUNT_A, "eu-west-1").client("s3"), "logs-ok", versioned=True)
+    aws = {"regions": ["eu-west-1"], "accounts": [{"id": ACCOUNT_A}]}
+    cis = [make_ci("web-ok", "aws.ec2.instance", {"instance_type": "t3.micro"}, tags={"Name": "web-ok"}),
+           make_ci("logs", "aws.s3.bucket", {"versioning": "Enabled"}, name="logs-ok")]
+    collector = AwsCollector(project(aws), CollectOptions())
+    jobs = collector.prepare(cis)
+    assert len(jobs) == 7 and all(not job.targets for job in jobs)  # one job per kind in the one scope
+    parts = [lost_job(job, "the Dask worker running it was lost") if job.label.endswith("aws.ec2.instance")
+             else AwsCollector.run_job(job) for job in jobs]
+    collection = collector.merge(cis, parts)
+    assert "lost" in collection.facts["web-ok"].error and collection.facts["web-ok"].facts is None
+    assert collection.facts["logs"].facts["versioning"] == "Enabled"
+    assert not [seen for seen in collection.observed if seen.kind == "aws.ec2.instance"]  # never untracked
+    failed = [s for s in collection.sources if s.status == "failed"]
+    assert [s.scope for s in failed] == [f"{ACCOUNT_A}/eu-west-1/aws.ec2.instance"] and "lost" in failed[0].error
