@@ -233,4 +233,5 @@ def test_a_lost_aws_scope_job_fails_its_scope_and_its_cis_are_unknown_not_missin
     assert collection.facts["logs"].facts["versioning"] == "Enabled"
     assert not [seen for seen in collection.observed if seen.kind == "aws.ec2.instance"]  # never untracked
     failed = [s for s in collection.sources if s.status == "failed"]
-    assert [s.scope for s in failed] == [f"{ACCOUNT_A}/eu-west-1/aws.ec2.instance"] and "lost" in failed[0].error
+    assert [s.scope for s in failed] == [f"{ACCOUNT_A}/eu-west-1/aws.ec2.instance"]
+    assert "lost" in failed[0].error
