@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 from ...model import Collection
 from ..base import Job
+from .hints import tagging_hints
 from .scan import ScopeResult, fail_unlocated, list_scope, scope_label, submit_details, unlocated
 from .sessions import AccountConfig, BaseSessions, open_account, parse_accounts
 from .spec import KindSpec
@@ -42,8 +43,8 @@ def run_scope(collector: Any, job: Job, specs: Mapping[str, KindSpec]) -> tuple[
     bases = BaseSessions(collector.session_factory, collector.redact)
     account = open_account(config, bases, collector.clients, regions[0])
     where = None if spec.account_level else region
-    if account.error:
-        result = ScopeResult(account.label, where, spec, error=account.error)
+    if account.error or account.id is None:
+        result = ScopeResult(account.label, where, spec, error=account.error or "no account id")
     else:
         result = list_scope(account, spec, region, collector.clients, collector.redact, regions)
         with ThreadPoolExecutor(collector.workers, thread_name_prefix="aws") as pool:
@@ -51,8 +52,6 @@ def run_scope(collector: Any, job: Job, specs: Mapping[str, KindSpec]) -> tuple[
                                           regions[0], collector.redact):
                 pending.result()
         fail_unlocated(result)
-        from .hints import tagging_hints
-
         if result.spec.tagging_type:
             tagging_hints(result, account, collector.clients, collector.redact)
     counter = collector.clients.counter
