@@ -190,6 +190,7 @@ def _change_commands(commands: Any) -> None:
                       help="make disruptive fixes (instance type, IMDSv2, downgrades...) automatic steps")
     plan.add_argument("--no-preview", action="store_true", help="skip the Ansible check-mode preview")
     plan.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
+    _executor_option(plan)
     plan.add_argument("--quiet", action="store_true", help="no progress output on the terminal")
     plan.set_defaults(handler=cmd_plan)
     apply = _command(commands, "apply", "re-verify and apply a reviewed plan, then verify and record it",
@@ -217,6 +218,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     project = load_project(args.project, facts_dir=facts_dir)
     preflight.check_selection(project, args.limit, args.kind)
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, facts_dir=facts_dir,
+                                  executor=args.executor,
                                   progress=progress_for(sys.stderr, args.quiet or args.format != "text"))
     facts: dict[str, Any] = {}
     with open_register(resolve_dsn(args.register, project.settings.register), project.root) as register:
@@ -307,7 +309,22 @@ def _run_options(parser: argparse.ArgumentParser, verbose_help: str) -> None:
                         help="lowest severity that makes the exit code 2 (default: low; ownership "
                              "flags weigh info)")
     parser.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
+    _executor_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress output on the terminal")
+
+
+def _executor_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", metavar="WHERE", type=_executor,
+                        help="where collection jobs run: local (default), processes (this machine's cores) "
+                             "or "
+                             "dask://HOST:PORT (a Dask scheduler's workers; docs/scale-out.md); default: "
+                             "reconciler.yml's executor:")
+
+
+def _executor(text: str) -> str:
+    if text in ("local", "processes") or (text.startswith("dask://") and text.rpartition(":")[2].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"'{text}' is not local, processes or dask://HOST:PORT")
 
 
 def _format_options(parser: argparse.ArgumentParser, verbose_help: str) -> None:
@@ -412,7 +429,7 @@ def _run(args: argparse.Namespace, record: bool) -> RunResult:
     preflight.check_selection(project, args.limit, args.kind)
     quiet = args.quiet or args.format != "text"
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, fail_on=args.fail_on, facts_dir=facts_dir,
-                                  strict=getattr(args, "strict", False),
+                                  strict=getattr(args, "strict", False), executor=args.executor,
                                   progress=progress_for(sys.stderr, quiet),
                                   notify=notify_urls(args, project) if record else ())
     with open_register(resolve_dsn(args.register, project.settings.register), project.root) as register:

@@ -20,6 +20,7 @@ from .collectors import Registry, builtin_identifiers
 from .collectors.base import CollectOptions, Collector, Progress
 from .diff import Rules, compute_drift
 from .errors import ReconcilerError
+from .executors import Executor, open_executor
 from .model import (
     CI,
     Collection,
@@ -59,6 +60,7 @@ class RunOptions:
     strict: bool = False  # provider defaults (default VPC, ...) count as untracked too
     notify: tuple[str, ...] = ()  # Apprise URLs told about new/changed/resolved findings
     progress: Progress = field(default_factory=Progress)
+    executor: str | None = None  # local | processes | dask://HOST:PORT (default: reconciler.yml's, or local)
 
 
 def run(project: Project, options: RunOptions = RunOptions(), register: Register | None = None,
@@ -69,7 +71,7 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
     started, today = _now(), datetime.now(UTC).date()
     cis = select_cis(project.cis, options)
     with _timed(timings, "collect"):
-        collections = collect(project, cis, options)
+        collections = collect(project, cis, options, timings)
     facts = {ci.id: _fact_set(ci, collections) for ci in cis}
     if facts_out is not None:  # plan and apply pin their steps to these facts
         facts_out.update(facts)
@@ -215,8 +217,9 @@ def select_cis(cis: Sequence[CI], options: RunOptions) -> list[CI]:
             and (options.kind is None or fnmatchcase(ci.kind, options.kind))]
 
 
-def collect(project: Project, cis: Sequence[CI], options: RunOptions) -> list[Collection]:
-    """Run each collector once over the CIs of the kinds it serves in this run."""
+def collect(project: Project, cis: Sequence[CI], options: RunOptions,
+            timings: dict[str, float] | None = None) -> list[Collection]:
+    """Run each collector once over the CIs of the kinds it serves in this run, on this run's executor."""
     registry: Registry = project.registry
     by_collector: dict[type[Collector], list[CI]] = {}
     unserved: list[CI] = []
@@ -227,17 +230,30 @@ def collect(project: Project, cis: Sequence[CI], options: RunOptions) -> list[Co
     for ci in cis:
         collector = registry.collector_for(ci.kind, project.settings)
         (by_collector.setdefault(collector, []) if collector else unserved).append(ci)
-    collections = [replace(_collect_one(project, collector, group, options), collector=collector.name)
-                   for collector, group in by_collector.items()]
+    with open_executor(options.executor or project.settings.raw.get("executor")) as executor:
+        collections = [replace(_collect_one(project, collector, group, options, executor,
+                                            timings if timings is not None else {}), collector=collector.name)
+                       for collector, group in by_collector.items()]
     return collections + [_unserved(unserved)] if unserved else collections
 
 
-def _collect_one(project: Project, collector: type[Collector], group: list[CI], options: RunOptions) -> Collection:
+def _collect_one(project: Project, collector: type[Collector], group: list[CI], options: RunOptions,
+                 executor: Executor, timings: dict[str, float]) -> Collection:
     """The collector boundary: a collector that breaks on what it was given (a plugin's bug, raw data of
     a shape nobody expected) makes its own CIs `unknown` and its scope failed — not the whole run's end.
-    Configuration errors (CollectorError) still stop the run: nothing could be collected as asked."""
+    Configuration errors (CollectorError) still stop the run: nothing could be collected as asked.
+    Collectors split into jobs run them on the executor (unless it is in-process); the rest run here."""
     try:
-        return collector(project, _collect_options(collector, options)).collect(group)
+        instance = collector(project, _collect_options(collector, options))
+        jobs = None if executor.in_process else instance.prepare(group)
+        if jobs is None:
+            return instance.collect(group)
+        progress = options.progress
+        progress.start(sum(len(job.scopes) for job in jobs), f"{collector.name} jobs")
+        parts = executor.run(collector, jobs, lambda job: progress.advance(len(job.scopes)))
+        progress.finish()
+        with _timed(timings, "merge"):
+            return instance.merge(group, parts)
     except ReconcilerError:
         raise
     except Exception as exc:  # noqa: BLE001 -- reported as each CI's error and a failed source

@@ -57,6 +57,7 @@ SETTINGS_SCHEMA = {
         "register": {"type": "string"},
         "inventories": {"anyOf": [_GLOBS, {"type": "string"}]},
         "facts_dir": {"type": "string"},
+        "executor": {"type": "string", "pattern": r"^(local|processes|dask://\S+:\d+)$"},  # executors.py
         "aws": _AWS,
         "ansible": {"type": "object", "properties": {"forks": {"type": "integer", "minimum": 1},
                                                     "timeout": {"type": "integer", "minimum": 1}}},

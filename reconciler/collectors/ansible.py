@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CollectorError
-from ..model import CI, Collection, FactSet, Failure, Observed, Reason, Source
-from .base import Collector
+from ..model import CI, Collection, FactSet, Failure, Observed, Project, Reason, Settings, Source
+from .base import CollectOptions, Collector, Job, Target, merge_parts
 from .server import SERVER
 
 MODULE_DIR = Path(__file__).resolve().parent.parent / "plugins" / "modules"
@@ -38,6 +38,7 @@ SPEC_VAR = "reconciler_spec"
 SYSCTL_ROOT_VAR = "reconciler_sysctl_root"  # hidden host var: read kernel parameters elsewhere (tests)
 REMOTE_PYTHON = "/usr/bin/python3"  # auto discovery is broken on our hosts (DESIGN pitfall 2)
 DEFAULT_FORKS, DEFAULT_TIMEOUT = 25, 30
+HOSTS_PER_FORK = 4  # a job's hosts: a few rounds of forks, so one Ansible start-up serves many hosts
 # ansible-runner replaces a result bigger than MAX_EVENT_RES with {}; raise it, and still detect it.
 DEFAULT_MAX_RESULT = 20_000_000
 _FINAL_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
@@ -110,9 +111,11 @@ def unsafe_flow(value: Any) -> str:
 
 
 def write_inventory(path: Path, specs: Mapping[str, dict[str, Any]], host_vars: Callable[[str], Mapping],
-                    extra: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                    extra: Mapping[str, Mapping[str, Any]] | None = None,
+                    carried: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """A YAML inventory putting each target host in our group, with its spec and interpreter as host vars
-    (and `extra` host vars: the steps of a plan)."""
+    (and `extra` host vars: the steps of a plan, never templated; `carried`: a job's own copy of its hosts'
+    inventory variables, templated by Ansible as in the inventory they came from)."""
     lines = ["all:", "  children:", f"    {TARGETS}:", "      hosts:"]
     for host, spec in specs.items():
         found = host_vars(host)
@@ -121,6 +124,8 @@ def write_inventory(path: Path, specs: Mapping[str, dict[str, Any]], host_vars: 
         lines.append(f"          {SPEC_VAR}: {_unsafe(json.dumps(spec, sort_keys=True))}")
         more = (extra or {}).get(host, {})
         lines += [f"          {name}: {unsafe_flow(value)}" for name, value in more.items()]
+        lines += [f"          {json.dumps(name)}: {json.dumps(value, default=str)}"
+                  for name, value in (carried or {}).get(host, {}).items()]
         if (python := _interpreter(found)) is not None:
             lines.append(f"          ansible_python_interpreter: {json.dumps(python)}")
     path.write_text("\n".join(lines) + "\n")
@@ -249,9 +254,66 @@ class _Events:
 
 # --- the collector --------------------------------------------------------------------------------
 
+class _CarriedInventory:
+    """A job's inventory: the variables of its own hosts, carried in the job (no estate to parse)."""
+
+    def __init__(self, variables: Mapping[str, Mapping[str, Any]]):
+        self.variables = variables
+        self.hosts = list(variables)
+        self.sources: tuple[str, ...] = ()
+
+    def host_vars(self, host: str) -> Mapping[str, Any]:
+        return self.variables[host]
+
+
 class AnsibleCollector(Collector):
     name = "ansible"
     kinds = (SERVER,)
+
+    def prepare(self, cis: Sequence[CI]) -> list[Job]:
+        """Shards of hosts, each carrying its hosts' specs and inventory variables (a small inventory of its
+        own: no worker re-parses the estate). CIs on hosts the inventory lacks are answered in `merge`."""
+        by_host, _ = self._targets(cis)
+        hosts = list(by_host)
+        extra = self.options.extra or {}
+        size = max(1, int(extra.get("shard_size") or HOSTS_PER_FORK * self._settings()[0]))
+        jobs = []
+        for start in range(0, len(hosts), size):
+            shard = {host: by_host[host] for host in hosts[start:start + size]}
+            payload = (str(self.project.root), dict(self.project.settings.ansible or {}), dict(extra),
+                       {h: merge_specs([spec_of(ci.desired) for ci in group]) for h, group in shard.items()},
+                       {h: dict(self.project.inventory.host_vars(h)) for h in shard},
+                       {h: [ci.id for ci in group] for h, group in shard.items()})
+            targets = tuple(Target(ci.id, h, {"host": h}) for h, group in shard.items() for ci in group)
+            jobs.append(Job(self.name, f"ansible {hosts[start]} .. {hosts[start + len(shard) - 1]}", targets,
+                            tuple(shard), payload))
+        return jobs
+
+    @classmethod
+    def run_job(cls, job: Job) -> Collection:
+        root, ansible, extra, specs, variables, ids = job.payload
+        project = Project(root=Path(root), settings=Settings(ansible=ansible), cis=(),
+                          inventory=_CarriedInventory(variables))
+        collector = cls(project, CollectOptions(extra=extra))
+        events, runner_stats = collector._gather(specs, carried=variables)
+        facts, sources, observed = {}, [], []
+        for host, group in ids.items():
+            found, error = events.facts.get(host), events.errors.get(host)
+            if found is None and error is None:
+                error = cls._missing_reason(runner_stats, events)
+            sources.append(Source(cls.name, host, "failed" if error else "ok", str(error) if error else None))
+            for ci in group:
+                facts[ci] = (FactSet.failed(ci, cls.name, host, error, {"host": host}) if error is not None
+                             else FactSet(ci, cls.name, host, facts=found, identity={"host": host}))
+            if found is not None:
+                observed.append(collector._observed_ids(host, group, found))
+        return Collection(facts=facts, sources=tuple(sources), observed=tuple(observed))
+
+    def merge(self, cis: Sequence[CI], parts: Sequence[Collection]) -> Collection:
+        _, unknown = self._targets(cis)  # CIs on hosts not in the inventory: unknown, as in `collect`
+        merged = merge_parts(parts)
+        return Collection(facts={**unknown, **merged.facts}, sources=merged.sources, observed=merged.observed,
+                          stats={"hosts": len(merged.sources), "jobs": len(parts)})
 
     def collect(self, cis: Sequence[CI]) -> Collection:
         started = time.monotonic()
@@ -293,11 +355,14 @@ class AnsibleCollector(Collector):
         return FactSet(ci.id, self.name, host, facts=found, identity={"host": host})
 
     def _observed(self, host: str, group: Sequence[CI], found: Mapping[str, Any]) -> Observed:
+        return self._observed_ids(host, [ci.id for ci in group], found)
+
+    def _observed_ids(self, host: str, group: Sequence[str], found: Mapping[str, Any]) -> Observed:
         hardware = found.get("hardware") or {}
         identity = {"host": host, "hostname": found.get("hostname"), "serial": hardware.get("serial"),
                     "uuid": hardware.get("uuid")}
         summary = {key: found[key] for key in ("hostname", "os", "hardware") if key in found}
-        return Observed(SERVER.name, identity, summary, source=host, ci=min(ci.id for ci in group))
+        return Observed(SERVER.name, identity, summary, source=host, ci=min(group))
 
     @staticmethod
     def _missing_reason(runner_stats: Mapping[str, Any], events: _Events) -> Failure:
@@ -329,7 +394,8 @@ class AnsibleCollector(Collector):
             env["ANSIBLE_CONFIG"] = str(project_cfg)
         return env
 
-    def _gather(self, specs: Mapping[str, dict[str, Any]]) -> tuple[_Events, dict[str, Any]]:
+    def _gather(self, specs: Mapping[str, dict[str, Any]],
+                carried: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[_Events, dict[str, Any]]:
         forks, timeout, max_result = self._settings()
         events = _Events(self.options.progress, max_result)
         private = Path(tempfile.mkdtemp(prefix="reconciler-ansible-"))
@@ -337,7 +403,7 @@ class AnsibleCollector(Collector):
         try:
             began = time.monotonic()
             inventory = private / "targets.yml"
-            write_inventory(inventory, specs, self.project.inventory.host_vars)
+            write_inventory(inventory, specs, self.project.inventory.host_vars, carried=carried)
             prepared = time.monotonic() - began
             with _interruptible(str(private)) as cancelled:
                 stats = self._run(private, inventory, events, cancelled, forks, timeout,

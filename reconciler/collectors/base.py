@@ -3,6 +3,11 @@
 A collector declares the kinds it serves (each with the JSON Schema of its `desired`, its `match` and a
 normaliser for desired values), and returns one FactSet per CI. It never raises for a target it cannot
 reach: that target's FactSet carries the error and its CI becomes `unknown`.
+
+A collector may also split its work into jobs (reconciler.executors runs them anywhere): `prepare` (pure:
+CIs + settings -> picklable Jobs, no clients or inventory objects inside), `run_job` (on any machine: one
+Job -> a partial Collection) and `merge` (the partial Collections -> one). `collect` is then prepare, run
+here, merge. A job that is lost (its worker died) becomes `lost_job`: its targets `unknown`, with the reason.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..model import CI, Collection, Project, Settings
+from ..model import CI, Collection, FactSet, Project, Settings, Source
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,45 @@ class CollectOptions:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Target:
+    """A CI a job answers for: its id, the scope (host, account/region) it is looked for in, its identity."""
+
+    ci: str
+    scope: str
+    identity: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One picklable unit of collection work: plain data only, so it can run in another process or on
+    another machine. `targets`/`scopes`: what becomes unknown/failed if the job is lost."""
+
+    collector: str
+    label: str
+    targets: tuple[Target, ...]
+    scopes: tuple[str, ...]
+    payload: Any
+
+
+def lost_job(job: Job, reason: str) -> Collection:
+    """The partial Collection of a job that gave no answer: every target unknown, every scope failed."""
+    facts = {t.ci: FactSet(t.ci, job.collector, t.scope, error=reason, identity=dict(t.identity))
+             for t in job.targets}
+    sources = tuple(Source(job.collector, scope, "failed", reason) for scope in job.scopes)
+    return Collection(facts=facts, sources=sources)
+
+
+def merge_parts(parts: Sequence[Collection]) -> Collection:
+    """Partial Collections side by side (jobs cover disjoint targets): facts, sources and observed joined."""
+    facts: dict[str, FactSet] = {}
+    for part in parts:
+        facts.update(part.facts)
+    stats = dict(parts[0].stats) if len(parts) == 1 else {}
+    return Collection(facts=facts, sources=tuple(s for p in parts for s in p.sources),
+                      observed=tuple(o for p in parts for o in p.observed), stats=stats)
+
+
 class Collector(ABC):
     name: ClassVar[str]
     kinds: ClassVar[Sequence[Kind]]
@@ -91,3 +135,29 @@ class Collector(ABC):
     @abstractmethod
     def collect(self, cis: Sequence[CI]) -> Collection:
         """Facts for each of `cis` (all of kinds this collector serves)."""
+
+    def prepare(self, cis: Sequence[CI]) -> list[Job] | None:
+        """The jobs that collect `cis`, or None: this collector runs whole, through `collect`, here."""
+        return None
+
+    @classmethod
+    def run_job(cls, job: Job) -> Any:
+        """One job's partial result (a Collection, or whatever this collector's `merge` takes); runs in
+        whatever process or machine the executor chose. Must be picklable."""
+        raise NotImplementedError(f"collector '{cls.name}' has no jobs")
+
+    def merge(self, cis: Sequence[CI], parts: Sequence[Any]) -> Collection:
+        """The jobs' partial results (in job order; a lost job's is `lost_job`) -> one Collection."""
+        return merge_parts(parts)
+
+    def collect_by_jobs(self, cis: Sequence[CI]) -> Collection:
+        """prepare -> run each job here -> merge: `collect` for collectors split into jobs."""
+        jobs = self.prepare(cis) or []
+        progress = self.options.progress
+        progress.start(sum(len(job.scopes) for job in jobs), self.name)
+        parts = []
+        for job in jobs:
+            parts.append(type(self).run_job(job))
+            progress.advance(len(job.scopes))
+        progress.finish()
+        return self.merge(cis, parts)

@@ -20,11 +20,12 @@ import orjson
 
 from ..model import CI, Collection, FactSet, Observed, Settings, Source
 from ..userdata import clip
-from .base import Collector
+from .base import Collector, Job, Target
 from .server import SERVER, normalise_setup_facts
 from .vocabulary import ShapeError, vocabulary
 
 _CACHE_PREFIX = re.compile(r"^s\d+_")
+SHARD_SIZE = 500  # hosts per job: big enough that a job outweighs its scheduling, small enough to spread
 
 
 class FactsDirCollector(Collector):
@@ -36,37 +37,55 @@ class FactsDirCollector(Collector):
         return bool(settings.facts_dir)
 
     def collect(self, cis: Sequence[CI]) -> Collection:
+        return self.collect_by_jobs(cis)
+
+    def prepare(self, cis: Sequence[CI]) -> list[Job]:
+        """Shards of hosts, each carrying what its worker needs (the directory, each host's file name,
+        whether the inventory knows it, its CIs' declared sections): no inventory is read there."""
         directory = self._directory()
         files = _index(directory)
         by_host: dict[str, list[CI]] = {}
         for ci in cis:
             by_host.setdefault(str(ci.match.get("host", ci.id)), []).append(ci)
-        progress = self.options.progress
-        progress.start(len(by_host), "reading facts")
+        known = self.project.inventory.host_names
+        entries = [(host, files.get(host), host in known, tuple((ci.id, tuple(ci.desired)) for ci in group))
+                   for host, group in by_host.items()]
+        # facts but no CI: observed, so it can be untracked
+        entries += [(host, files[host], True, ()) for host in self.project.inventory.hosts
+                    if host not in by_host and host in files]
+        size = int(self.options.extra.get("shard_size") or SHARD_SIZE)
+        return [self._job(str(directory), entries[start:start + size])
+                for start in range(0, len(entries), size)]
+
+    def _job(self, directory: str, entries: list[tuple]) -> Job:
+        targets = tuple(Target(ci, host, {"host": host}) for host, _, _, cis in entries for ci, _ in cis)
+        hosts = tuple(host for host, *_ in entries)
+        return Job(self.name, f"facts of {hosts[0]} .. {hosts[-1]} ({len(hosts)} hosts)", targets, hosts,
+                   (directory, tuple(entries)))
+
+    @classmethod
+    def run_job(cls, job: Job) -> Collection:
+        directory, entries = Path(job.payload[0]), job.payload[1]
         facts, sources, observed = {}, [], []
-        for host, host_cis in by_host.items():
-            found, error = self._host_facts(host, files, directory)
-            sources.append(Source(self.name, host, "failed" if error else "ok", error))
+        for host, name, known, host_cis in entries:
+            files = {host: name} if name else {}
+            found, error = cls._host_facts(host, files, directory, known)
+            sources.append(Source(cls.name, host, "failed" if error else "ok", error))
             if found is not None:
-                observed.append(Observed("server", _identity(host, found), found, source=host, ci=host_cis[0].id))
-            for ci in host_cis:
-                facts[ci.id] = _fact_set(ci, host, found, error, directory / files.get(host, host))
-            progress.advance()
-        progress.finish()
-        for host in self.project.inventory.hosts:
-            if host not in by_host and host in files:  # facts but no CI: observed, so it can be untracked
-                found, error = self._host_facts(host, files, directory)
-                sources.append(Source(self.name, host, "failed" if error else "ok", error))
-                if found is not None:
-                    observed.append(Observed("server", _identity(host, found), found, source=host))
+                observed.append(Observed("server", _identity(host, found), found, source=host,
+                                         ci=host_cis[0][0] if host_cis else None))
+            for ci, sections in host_cis:
+                facts[ci] = _fact_set(ci, sections, host, found, error, directory / files.get(host, host))
         return Collection(facts=facts, sources=tuple(sources), observed=tuple(observed))
 
     def _directory(self) -> Path:
         directory = Path(self.options.facts_dir or self.project.settings.facts_dir or "")
         return directory if directory.is_absolute() else self.project.root / directory
 
-    def _host_facts(self, host: str, files: Mapping[str, str], directory: Path) -> tuple[dict | None, str | None]:
-        if host not in self.project.inventory.host_names:
+    @staticmethod
+    def _host_facts(host: str, files: Mapping[str, str], directory: Path,
+                    known: bool) -> tuple[dict | None, str | None]:
+        if not known:
             return None, f"host '{host}' is not in the inventory"
         if host not in files:
             return None, f"no facts file for '{host}' in {directory}"
@@ -147,14 +166,15 @@ def _index(directory: Path) -> dict[str, str]:
     return index
 
 
-def _fact_set(ci: CI, host: str, facts: dict | None, error: str | None, path: Path) -> FactSet:
+def _fact_set(ci: str, sections: Sequence[str], host: str, facts: dict | None, error: str | None,
+              path: Path) -> FactSet:
     if facts is not None:
-        lacking = sorted(section for section in ci.desired if section not in facts)
+        lacking = sorted(section for section in sections if section not in facts)
         if lacking:
             error = f"{path} has no facts for {', '.join(lacking)} (gather them, or declare less)"
     if error:
-        return FactSet(ci.id, "facts_dir", host, error=error, identity={"host": host})
-    return FactSet(ci.id, "facts_dir", host, facts=facts, identity={"host": host})
+        return FactSet(ci, "facts_dir", host, error=error, identity={"host": host})
+    return FactSet(ci, "facts_dir", host, facts=facts, identity={"host": host})
 
 
 def _identity(host: str, facts: Mapping[str, Any]) -> dict[str, Any]:

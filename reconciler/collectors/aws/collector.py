@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,9 +22,10 @@ from botocore.exceptions import BotoCoreError
 
 from ...errors import CollectorError
 from ...model import CI, Collection, FactSet, Observed, Project, Settings, Source
-from ..base import CollectOptions, Collector
+from ..base import CollectOptions, Collector, Job
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
 from .hints import tagging_hints
+from .jobs import run_scope, scope_jobs, scope_results
 from .matching import Outcome, candidates, prepare, resolve
 from .scan import (
     Resource,
@@ -103,6 +105,31 @@ class AwsCollector(Collector):
             return self.session_factory().region_name or DEFAULT_REGION
         except BotoCoreError:  # a broken profile: the account will fail with the reason, in a scope
             return DEFAULT_REGION
+
+    # --- as a job (reconciler.executors) ------------------------------------------------------------
+
+    def prepare(self, cis: Sequence[CI]) -> list[Job]:
+        """One job per account x region x kind scope (aws/jobs.py); a bad `aws.kinds` stops the run here."""
+        specs, self._regions = self.specs(cis), self.regions(cis)
+        self._jobs = scope_jobs(self.aws, self.options.extra, specs, self._regions)
+        return self._jobs
+
+    @classmethod
+    def run_job(cls, job: Job) -> Any:
+        aws, extra = job.payload[0], job.payload[1]
+        project = Project(root=Path("."), settings=Settings(aws=aws), cis=(), inventory=None)
+        return run_scope(cls(project, CollectOptions(extra=extra)), job, SPEC_BY_KIND)
+
+    def merge(self, cis: Sequence[CI], parts: Sequence[Any]) -> Collection:
+        """The scopes' listings -> matching, the calls matched CIs need, the Collection: as `collect`."""
+        started, regions = time.monotonic(), self._regions
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="aws") as pool:
+            bases = BaseSessions(self.session_factory, self.redact)
+            accounts = list(pool.map(lambda c: open_account(c, bases, self.clients, regions[0]),
+                                     parse_accounts(self.aws)))
+            results = scope_results(self._jobs, parts, SPEC_BY_KIND, accounts, self.clients.counter)
+            outcomes = self.match(pool, cis, accounts, results, regions[0])
+        return self.assemble(outcomes, results, set(regions), time.monotonic() - started)
 
     # --- the collection -------------------------------------------------------------------------
 
