@@ -206,17 +206,12 @@ def _change_commands(commands: Any) -> None:
 
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     from . import apply as applying
-    from . import pipeline, preflight, review
+    from . import pipeline, review
     from . import plan as plans
     from .progress import progress_for
-    from .project import load_project
     from .register.store import open_register, resolve_dsn
 
-    preflight.check_output(args.output)
-    preflight.check_facts_dir(args.facts_dir)
-    facts_dir = str(Path(args.facts_dir).resolve()) if args.facts_dir else None
-    project = load_project(args.project, facts_dir=facts_dir)
-    preflight.check_selection(project, args.limit, args.kind)
+    project, facts_dir = _checked_project(args)
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, facts_dir=facts_dir,
                                   executor=args.executor,
                                   progress=progress_for(sys.stderr, args.quiet or args.format != "text"))
@@ -416,17 +411,26 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _run(args: argparse.Namespace, record: bool) -> RunResult:
-    from . import pipeline, preflight
-    from .progress import progress_for
+def _checked_project(args: argparse.Namespace) -> tuple[Project, str | None]:
+    """The project of a collecting command, after every check that needs no collection: the output path
+    and facts directory first, then a selection that matches nothing (exit 1 before any host is touched)."""
+    from . import preflight
     from .project import load_project
-    from .register.store import open_register, resolve_dsn
 
     preflight.check_output(args.output)
     preflight.check_facts_dir(args.facts_dir)
     facts_dir = str(Path(args.facts_dir).resolve()) if args.facts_dir else None
     project = load_project(args.project, facts_dir=facts_dir)
     preflight.check_selection(project, args.limit, args.kind)
+    return project, facts_dir
+
+
+def _run(args: argparse.Namespace, record: bool) -> RunResult:
+    from . import pipeline
+    from .progress import progress_for
+    from .register.store import open_register, resolve_dsn
+
+    project, facts_dir = _checked_project(args)
     quiet = args.quiet or args.format != "text"
     options = pipeline.RunOptions(limit=args.limit, kind=args.kind, fail_on=args.fail_on, facts_dir=facts_dir,
                                   strict=getattr(args, "strict", False), executor=args.executor,
