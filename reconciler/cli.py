@@ -393,22 +393,19 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from .project import load_project
+    from .report.text import plural
 
     try:
         project = load_project(args.project)
     except ProjectError as exc:
         for problem in exc.problems:
             sys.stderr.write(_one_line(f"error: {problem}") + "\n")
-        sys.stderr.write(f"{_plural(len(exc.problems), 'problem')} found\n")
+        sys.stderr.write(f"{plural(len(exc.problems), 'problem')} found\n")
         return 1
     kinds = sorted({ci.kind for ci in project.cis})
-    out.write(f"ok: {_plural(len(project.cis), 'CI')} ({', '.join(kinds) or 'none'}), "
-              f"{_plural(len(project.inventory.hosts), 'inventory host')}\n")
+    out.write(f"ok: {plural(len(project.cis), 'CI')} ({', '.join(kinds) or 'none'}), "
+              f"{plural(len(project.inventory.hosts), 'inventory host')}\n")
     return 0
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _checked_project(args: argparse.Namespace) -> tuple[Project, str | None]:

@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import os
+import shutil
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,15 @@ def private_register(tmp_path_factory, monkeypatch) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> ProjectDir:
     return ProjectDir(tmp_path)
+
+
+@pytest.fixture
+def fleet(cli, tmp_path: Path) -> Path:
+    """examples/fleet copied into a temp dir, its register imported."""
+    root = tmp_path / "fleet"
+    shutil.copytree(REPO / "examples" / "fleet", root)
+    assert cli("--project", str(root), "register", "import", str(root / "register.csv")).code == 0
+    return root
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -21,6 +22,18 @@ from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
 EU, US = "eu-west-1", "us-east-1"
 ONE = {"regions": [EU, US], "accounts": [{"id": ACCOUNT_A}], "kinds": ["aws.s3.bucket", "aws.iam.user"]}
 BUCKETS = 130  # more than one GetResources page
+
+
+def hooked(*handlers: tuple[str, Callable[..., Any]]) -> Callable[..., boto3.Session]:
+    """A session factory whose sessions call `handlers` (botocore event name, handler) on their requests."""
+
+    def factory(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        for event, handler in handlers:
+            session.events.register(event, handler)
+        return session
+
+    return factory
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +115,7 @@ def test_retries_are_counted_per_operation_and_only_for_retryable_answers(bucket
                 return AWSResponse(request.url, 503, {}, Throttled503())
         return None
 
-    def factory(**kwargs: Any) -> boto3.Session:
-        session = boto3.Session(**kwargs)
-        session.events.register("before-send", once_busy)
-        return session
-
+    factory = hooked(("before-send", once_busy))
     options = CollectOptions(extra={"aws_max_attempts": 3})
     collection = AwsCollector(project(ONE), options, session_factory=factory).collect([])
     stats = collection.stats
@@ -129,11 +138,7 @@ def test_calls_in_flight_are_bounded_per_endpoint(buckets: Any) -> None:
         with lock:
             state["now"] -= 1
 
-    def factory(**kwargs: Any) -> boto3.Session:
-        session = boto3.Session(**kwargs)
-        session.events.register("before-send", sent)
-        session.events.register("needs-retry", answered)  # once per answer, before any retry
-        return session
+    factory = hooked(("before-send", sent), ("needs-retry", answered))  # needs-retry: once per answer
 
     aws = {**ONE, "kinds": ["aws.s3.bucket", "aws.ec2.instance", "aws.ec2.volume", "aws.ec2.security_group"]}
     cis = [make_ci(f"b{n}", "aws.s3.bucket", {"versioning": "Disabled"}, name=f"data-{n:03}") for n in range(40)]
@@ -148,10 +153,7 @@ def test_an_endpoint_ignoring_the_bucket_region_filter_gets_each_bucket_located(
     def drop_filter(params: dict[str, Any], **_: Any) -> None:
         params.pop("BucketRegion", None)  # as an S3-compatible endpoint that does not know the parameter
 
-    def factory(**kwargs: Any) -> boto3.Session:
-        session = boto3.Session(**kwargs)
-        session.events.register("provide-client-params.s3.ListBuckets", drop_filter)
-        return session
+    factory = hooked(("provide-client-params.s3.ListBuckets", drop_filter))
 
     options = CollectOptions(extra={"aws_max_attempts": 2})
     collection = AwsCollector(project(ONE), options, session_factory=factory).collect([])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import xml.etree.ElementTree as ET
 
 import xmlschema
@@ -12,15 +11,8 @@ from .conftest import REPO
 SCHEMA = xmlschema.XMLSchema(str(REPO / "tests" / "data" / "junit-jenkins.xsd"))
 
 
-def _fleet(cli, tmp_path):
-    root = tmp_path / "fleet"
-    shutil.copytree(REPO / "examples" / "fleet", root)
-    assert cli("--project", str(root), "register", "import", str(root / "register.csv")).code == 0
-    return root
-
-
-def test_junit_validates_against_the_schema_and_lists_every_flag(cli, tmp_path):
-    out = cli("--project", str(_fleet(cli, tmp_path)), "run", "--format", "junit").out
+def test_junit_validates_against_the_schema_and_lists_every_flag(cli, fleet):
+    out = cli("--project", str(fleet), "run", "--format", "junit").out
     SCHEMA.validate(out)
     flags = ET.fromstring(out.split("?>", 1)[1]).find("testsuite[@name='reconcile.flags']")
     cases = {case.get("name"): case for case in flags}
@@ -36,7 +28,7 @@ def test_junit_validates_against_the_schema_and_lists_every_flag(cli, tmp_path):
     assert db01.find("failure").get("type") == "eol" and cis.get("failures") == "2"
 
 
-def test_a_schema_violation_would_be_caught(cli, tmp_path):
-    out = cli("--project", str(_fleet(cli, tmp_path)), "run", "--format", "junit").out
+def test_a_schema_violation_would_be_caught(cli, fleet):
+    out = cli("--project", str(fleet), "run", "--format", "junit").out
     broken = out.replace('tests="', 'tests="x', 1)
     assert not SCHEMA.is_valid(broken)

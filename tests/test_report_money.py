@@ -3,22 +3,12 @@ monthly estimate of untracked cloud resources (moto server, real boto3), per own
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
 
 from .aws_world import eip, instance, volume
-from .conftest import REPO
 from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
-
-
-@pytest.fixture
-def fleet(cli, tmp_path):
-    root = tmp_path / "fleet"
-    shutil.copytree(REPO / "examples" / "fleet", root)
-    assert cli("--project", str(root), "register", "import", str(root / "register.csv")).code == 0
-    return root
 
 
 def test_register_money_per_owner_from_book_values_and_seats_over(cli, fleet):
