@@ -50,6 +50,7 @@ from .register.identify import (
     canonical_json,
     identifiers,
     identify,
+    implied_kinds,
     keys_for,
     resource_key,
 )
@@ -310,29 +311,11 @@ def _asset_flags(run: _Run, item: Item, asset: Asset, observed: bool, running: b
         item.flags.append(Flag.STALE)
 
 
-_ARN_KINDS = {"s3": "aws.s3.bucket", "iam": "aws.iam.user", "rds": "aws.rds.instance"}
-
-
-def asset_kinds(asset: Asset) -> set[str]:
-    """The kinds an asset's identifiers say it is (a bucket name: aws.s3.bucket; a hostname: server)."""
-    kinds = set()
-    if asset.bucket:
-        kinds.add("aws.s3.bucket")
-    if asset.instance_id:
-        kinds.add("aws.ec2.instance")
-    if asset.arn:
-        service = str(asset.arn).split(":")[2] if str(asset.arn).count(":") >= 2 else ""
-        kinds.add(_ARN_KINDS.get(service, f"aws.{service}.*"))
-    if asset.hostname or asset.serial or asset.uuid or asset.mac:
-        kinds.add("server")
-    return kinds
-
-
 def _covered(run: _Run, asset: Asset) -> bool:
     scanned = run.settings.scanned_kinds
     if scanned is None:
         return True
-    return any(fnmatch.fnmatchcase(kind, pattern) for pattern in asset_kinds(asset) for kind in scanned)
+    return any(fnmatch.fnmatchcase(kind, pattern) for pattern in implied_kinds(asset) for kind in scanned)
 
 
 def _asset_identity(asset: Asset) -> dict[str, Any]:

@@ -237,3 +237,21 @@ def test_secret_looking_tags_are_redacted_in_an_untracked_resource_details():
     item = run([], [bucket], ok("123/eu-west-1")).items[0]
     assert item.flags == ["untracked"]
     assert item.details["tags"] == {"Owner": "data", "db_password": "***", "api-token": "***"}
+
+
+@pytest.mark.parametrize("identifiers, kind, covered_by", [
+    ({"serial": "SN-7781"}, "server", "server"),
+    ({"mac": "52:54:00:12:34:56"}, "server", "server"),
+    ({"instance_id": "i-0abc"}, "aws.ec2.instance", "aws.ec2.instance"),
+    ({"arn": "arn:aws:rds:eu-west-1:123456789012:db:orders"}, "aws.rds.instance", "aws.rds.instance"),
+    ({"arn": "arn:aws:lambda:eu-west-1:123456789012:function:f"}, None, "aws.lambda.function"),
+])
+def test_the_kind_an_asset_lists_under_is_the_kind_whose_scan_covers_it(identifiers, kind, covered_by):
+    """`register list --kind` and "was it looked for" read an unlinked asset's kind by one rule."""
+    from reconciler.register.commands import asset_kind
+    subject = asset("A-1", **identifiers)
+    assert asset_kind(subject, None) == kind
+    looked = run([], [], ok("scope"), [subject], scanned_kinds=frozenset({covered_by}))
+    assert flags_of(looked, asset="A-1") == (None, ["owned_unconfigured", "unseen"])
+    elsewhere = run([], [], ok("scope"), [subject], scanned_kinds=frozenset({"aws.s3.bucket"}))
+    assert flags_of(elsewhere, asset="A-1") == (None, ["owned_unconfigured"])

@@ -27,6 +27,7 @@ from ..report.text import change_text, plural, when
 from . import schema as t
 from .assets import Asset, book_value
 from .findings import age_buckets, last_impact, open_findings, recent_runs
+from .identify import implied_kinds
 from .importer import ImportFailed, apply_import, changed_fields, export_assets, plan_import, read_assets
 from .store import Register, now
 
@@ -117,29 +118,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) ->
     out.writelines("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n" for row in [header, *rows])
 
 
-# The CI kind an unlinked asset's identifiers imply (first match wins); an ARN by its service and type.
-_KIND_BY_IDENTIFIER = (("instance_id", "aws.ec2.instance"), ("bucket", "aws.s3.bucket"),
-                       ("hostname", "server"))
-_KIND_BY_ARN = {"ec2:instance": "aws.ec2.instance", "ec2:security-group": "aws.ec2.security_group",
-                "ec2:volume": "aws.ec2.volume", "ec2:elastic-ip": "aws.ec2.eip", "iam:user": "aws.iam.user",
-                "rds:db": "aws.rds.instance", "s3:": "aws.s3.bucket"}
-
-
 def asset_kind(asset: Asset, link: Mapping[str, Any] | None) -> str | None:
-    """The CI kind of an asset: that of the CI or resource it is linked to, else the kind its identifiers
-    imply (hostname: server, instance_id: aws.ec2.instance, bucket: aws.s3.bucket, arn: by its service and
-    resource type). None for a licence or an asset without identifiers."""
+    """The CI kind of an asset: that of the CI or resource it is linked to, else the first kind its
+    identifiers imply. None for a licence, or an ARN of a type no kind knows."""
     if link and link.get("kind"):
         return str(link["kind"])
-    if asset.arn:
-        parts = str(asset.arn).split(":", 5)
-        if len(parts) == 6:
-            resource = parts[5].split("/", 1)[0].split(":", 1)[0] if parts[2] != "s3" else ""
-            return _KIND_BY_ARN.get(f"{parts[2]}:{resource}")
-    for field_name, kind in _KIND_BY_IDENTIFIER:
-        if getattr(asset, field_name, None):
-            return kind
-    return None
+    return next((kind for kind in implied_kinds(asset) if not kind.endswith("*")), None)
 
 
 def _wanted(args: Any, asset: Asset, link: Mapping[str, Any] | None, flags: Mapping[str, set[str]]) -> bool:

@@ -118,6 +118,28 @@ def identifiers(kind: str | None, identity: Mapping[str, Any], facts: Mapping[st
     return {key: value for key, value in raw.items() if value is not None}
 
 
+# The CI kind an identifier implies, most specific first; an ARN by its service and resource type.
+_KIND_BY_ARN = {"ec2:instance": "aws.ec2.instance", "ec2:security-group": "aws.ec2.security_group",
+                "ec2:volume": "aws.ec2.volume", "ec2:elastic-ip": "aws.ec2.eip", "iam:user": "aws.iam.user",
+                "rds:db": "aws.rds.instance", "s3:": "aws.s3.bucket"}
+_KIND_BY_IDENTIFIER = (("instance_id", "aws.ec2.instance"), ("bucket", "aws.s3.bucket"),
+                       ("hostname", "server"), ("serial", "server"), ("uuid", "server"), ("mac", "server"))
+
+
+def implied_kinds(asset: Asset) -> list[str]:
+    """The CI kinds an asset's identifiers say it is, most specific first: an ARN's own kind (or
+    `aws.SERVICE.*` when no built-in kind has its resource type), then instance_id, bucket, and the
+    hardware or host identifiers a server's facts carry. Empty for a licence."""
+    kinds = []
+    if asset.arn:
+        parts = str(asset.arn).split(":", 5)
+        if len(parts) == 6:
+            resource = parts[5].split("/", 1)[0].split(":", 1)[0] if parts[2] != "s3" else ""
+            kinds.append(_KIND_BY_ARN.get(f"{parts[2]}:{resource}", f"aws.{parts[2]}.*"))
+    kinds += [kind for key, kind in _KIND_BY_IDENTIFIER if getattr(asset, key, None) and kind not in kinds]
+    return kinds
+
+
 class AssetIndex:
     """Assets by each normalised identifier, built once per run, one key when it is first looked up:
     a fleet is usually identified by one or two keys, and the others are never built."""
