@@ -17,7 +17,8 @@ REDACTED = "***"
 # "libsecret-1-0" or "tokenizers".
 SECRET_KEY = re.compile(r"(?:^|[_.\-/])(password|passwd|secret|token|private_key|api_key|apikey|"
                         r"credentials?)(?:$|[_.\-/])", re.IGNORECASE)
-_USERINFO = re.compile(r"(?P<head>[a-zA-Z][\w+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)")
+# The password runs to the '@' before the host, so a raw '@' inside it (not URL-encoded) is masked too.
+_USERINFO = re.compile(r"(?P<head>[a-zA-Z][\w+.\-]*://[^:/@\s]*:)(?P<secret>\S*?)(?=@[^@\s/?#]*(?:[/?#\s]|$))")
 _QUERY = re.compile(r"(?P<head>[?&;\s](?:password|passwd|pwd|sslpassword)=)(?P<secret>[^&\s'\"]*)",
                     re.IGNORECASE)
 _KEYWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'[^']*'|[^\s&;'\"]+)", re.IGNORECASE)

@@ -375,6 +375,8 @@ def test_a_collector_that_breaks_makes_its_cis_unknown_not_the_run_end(cli, proj
 
 @pytest.mark.parametrize("text, shown", [
     ("postgresql://u:pw1@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u:p@ss@w0rd@h:5432/db?x=a@b", "postgresql://u:***@h:5432/db?x=a@b"),
+    ("cannot reach postgresql://u:p@ss@h", "cannot reach postgresql://u:***@h"),
     ("postgresql://u@h/db?password=pw1&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
     ("host=h password=pw1 dbname=d", "host=h password=*** dbname=d"),
     ("host=h password='pw 1' dbname=d", "host=h password=*** dbname=d"),
