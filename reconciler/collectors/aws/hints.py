@@ -21,7 +21,7 @@ one-tag buckets: there both are sent, the tag budget at its largest.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Set
+from collections.abc import Set as AbstractSet
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,7 +74,7 @@ def page_args(client: Any) -> dict[str, int]:
     return {"ResourcesPerPage": PAGE, "TagsPerPage": TAG_BUDGET}
 
 
-def region_tags(client: Any, kind: str, clients: Clients, here: Set[str], elsewhere: Set[str]
+def region_tags(client: Any, kind: str, clients: Clients, here: AbstractSet[str], elsewhere: AbstractSet[str]
                 ) -> dict[str, dict[str, str]]:
     """{ARN: tags} of one region's resources of `kind`, page by page until the answer ends or holds every
     ARN we listed (`here`: in this region, `elsewhere`: in other regions, for an endpoint answering all)."""
@@ -93,7 +93,7 @@ def region_tags(client: Any, kind: str, clients: Clients, here: Set[str], elsewh
             args["PaginationToken"] = token
 
 
-def complete(found: Set[str], here: Set[str], elsewhere: Set[str]) -> bool:
+def complete(found: AbstractSet[str], here: AbstractSet[str], elsewhere: AbstractSet[str]) -> bool:
     """Every bucket listed here is answered, and the endpoint is regional (answered none from elsewhere)
     or has answered those too: a further page could only hold buckets the listing did not see."""
     if not here <= found:
