@@ -29,6 +29,7 @@ from .spec import (
     OUTSIDE_SCANNED_REGIONS,
     TAGS,
     Detail,
+    Gather,
     KindSpec,
     Raw,
     error_code,
@@ -140,17 +141,17 @@ class BucketListError(BotoCoreError):
     fmt = "{operation}: {why}"
 
 
-def list_buckets(client_for: Callable[[str], Any], regions: list[str]) -> list[Raw]:
-    """Every bucket of the account, with `BucketRegion` wherever one of the scanned regions holds it."""
+def list_buckets(client_for: Callable[[str], Any], regions: list[str], gather: Gather) -> list[Raw]:
+    """Every bucket of the account, with `BucketRegion` wherever one of the scanned regions holds it.
+    The per-region listings (and their checks) are independent: they go out at once."""
     client = client_for(regions[0])  # ListBuckets and GetBucketLocation answer the same from any region
-    records = _buckets(client)
+    records = gather(client, lambda _: _buckets(client), [None])[0]
     if all(record.get("BucketRegion") for record in records):
         return list[Raw](records)
     by_name = {record["Name"]: record for record in records}
     found: dict[str, str] = {}
-    for region in regions:
-        names = [record["Name"] for record in _buckets(client, BucketRegion=region)]
-        if names and (set(names) & set(found) or location(client, {"Name": names[0]})["region"] != region):
+    for region, names in zip(regions, gather(client, lambda region: _filtered(client, region), regions)):
+        if names is None or set(names) & set(found):
             return list[Raw](records)  # the filter was not applied: locate each bucket on its own (see unlocated)
         found.update((name, region) for name in names if name in by_name)
     for name, bucket in by_name.items():
@@ -159,6 +160,15 @@ def list_buckets(client_for: Callable[[str], Any], regions: list[str]) -> list[R
         else:
             bucket[OUTSIDE_SCANNED_REGIONS] = True
     return list[Raw](records)
+
+
+def _filtered(client: Any, region: str) -> list[str] | None:
+    """The names ListBuckets filtered by `region` answers, or None when the endpoint evidently ignored
+    the filter (its first bucket lives elsewhere)."""
+    names = [record["Name"] for record in _buckets(client, BucketRegion=region)]
+    if names and location(client, {"Name": names[0]})["region"] != region:
+        return None
+    return names
 
 
 def normalise(raw: Raw) -> dict[str, Any]:
