@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .scan import AWS_ERRORS, Resource, ScopeResult, UnexpectedAnswer, checked
-from .sessions import Account, Clients, Redactor, describe_error
+from .sessions import LIST_WEIGHT, Account, Clients, Redactor, describe_error
 from .spec import tag_map
 
 SERVICE = "resourcegroupstaggingapi"
@@ -80,7 +80,7 @@ def region_tags(client: Any, kind: str, clients: Clients, here: AbstractSet[str]
     ARN we listed (`here`: in this region, `elsewhere`: in other regions, for an endpoint answering all)."""
     found: dict[str, dict[str, str]] = {}
     args: dict[str, Any] = {"ResourceTypeFilters": [kind], **page_args(client)}
-    with clients.slot(client):
+    with clients.slot(client, LIST_WEIGHT):
         while True:
             page = client.get_resources(**args)
             for item in checked(page.get("ResourceTagMappingList", [None]), "GetResources", "ResourceTagMapping"):

@@ -4,8 +4,9 @@ In: verified Accounts, the KindSpecs to scan, the regions. Out: one ScopeResult 
 (account, region|global, kind) — the normalised Resources it holds, or the error that kept it from being
 listed (AccessDenied on one API fails only that kind there). One list call per page, never a
 per-resource describe (a kind may bring its own lister: S3 lists buckets per region); `fetch_details`
-runs the extra per-resource calls a caller asks for. Each scope holds one of its endpoint's slots while
-it lists, so a heavy page is not slowed down by a crowd of requests to the same server.
+runs the extra per-resource calls a caller asks for. Each scope holds LIST_WEIGHT of its endpoint's slots
+while it lists, so a heavy page is not slowed down by a crowd of requests to the same server, and each
+per-resource call one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import jmespath
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from .sessions import Account, Clients, Redactor, describe_error
+from .sessions import LIST_WEIGHT, Account, Clients, Redactor, describe_error
 from .spec import OUTSIDE_SCANNED_REGIONS, Detail, Gather, KindSpec, Raw
 
 GLOBAL = "global"
@@ -134,7 +135,7 @@ def list_scope(account: Account, spec: KindSpec, region: str, clients: Clients, 
             records = spec.lister(lambda where: clients.for_account(account, spec.service, where),
                                   list(regions) or [region], gatherer(clients))
         else:
-            with clients.slot(client):
+            with clients.slot(client, LIST_WEIGHT):
                 records = list_records(client, spec)
         resources = make_resources(spec, account.id, scope_region, records)
     except AWS_ERRORS as error:
@@ -147,7 +148,7 @@ def gatherer(clients: Clients) -> Gather:
 
     def gather(client: Any, call: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         def one(item: Any) -> Any:
-            with clients.slot(client):
+            with clients.slot(client, LIST_WEIGHT):
                 return call(item)
 
         if len(items) <= 1:
