@@ -332,7 +332,9 @@ def timed_run(server: Server, workers: int | None, factory: Callable[..., boto3.
 
 def best_ratio(one: float, runs: list[dict[str, Any]], latency_s: float) -> tuple[float, str]:
     """The ratio the box allows: with any number of workers a run still needs the server's CPU (one
-    process), ours (one interpreter), both on os.cpu_count() cores, and every round trip at 16 in flight."""
+    process), ours (one interpreter), both on os.cpu_count() cores, and every round trip at 16 in flight.
+    Optimistic: calls that must follow one another (GetResources pages chained by their token, a listing
+    before the calls it enables) are not counted, nor is the CPU other processes on the box take."""
     server, client = median([r["server"] for r in runs]), median([r["client"] for r in runs])
     calls = median([r["calls"] for r in runs])
     floor = max(server, client, (server + client) / (os.cpu_count() or 1),
