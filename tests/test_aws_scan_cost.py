@@ -17,7 +17,7 @@ from reconciler.collectors.aws import AwsCollector, untracked
 from reconciler.collectors.base import CollectOptions
 
 from .aws_world import bucket, collect, make_ci, project
-from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
+from .moto_fixture import ACCOUNT_A, ACCOUNT_B, ROLE_B, moto, moto_server  # noqa: F401
 
 EU, US = "eu-west-1", "us-east-1"
 ONE = {"regions": [EU, US], "accounts": [{"id": ACCOUNT_A}], "kinds": ["aws.s3.bucket", "aws.iam.user"]}
@@ -60,8 +60,28 @@ def test_untracked_buckets_carry_owner_hints_for_one_call_per_100_buckets(bucket
     calls = collection.stats["api_calls_by_operation"]
     # 65 tagged buckets: one page; not one GetBucketTagging, not one GetBucketLocation per bucket
     assert calls["resourcegroupstaggingapi.get_resources"] <= 2
-    assert "s3.get_bucket_tagging" not in calls and calls["s3.get_bucket_location"] == 2  # one per region
+    # the two regions' filtered listings are disjoint: the filter was applied, no bucket need be located
+    assert "s3.get_bucket_tagging" not in calls and "s3.get_bucket_location" not in calls
     assert calls["s3.list_buckets"] == 1 + 2
+
+
+def test_owner_hints_of_250_tagged_buckets_take_3_get_resources_calls(buckets: Any) -> None:
+    session = buckets.session(ACCOUNT_B, EU)
+    eu, us = session.client("s3"), session.client("s3", region_name=US)
+    for n in range(250):  # one to three tags each, half in each region
+        s3 = us if n % 2 else eu
+        s3.create_bucket(Bucket=f"b-{n:03}", **({} if n % 2 else {"CreateBucketConfiguration": {"LocationConstraint": EU}}))
+        tagset = [{"Key": "Owner", "Value": f"team-{n % 5}"}] + [{"Key": f"k{i}", "Value": "v"} for i in range(n % 3)]
+        s3.put_bucket_tagging(Bucket=f"b-{n:03}", Tagging={"TagSet": tagset})
+    aws = {**ONE, "accounts": [{"id": ACCOUNT_B, "role_arn": ROLE_B}], "kinds": ["aws.s3.bucket"]}
+    collection = collect(aws, [])
+    found = {o.identity["name"]: o for o in untracked(collection) if o.kind == "aws.s3.bucket"}
+    assert len(found) == 250
+    assert all(o.facts["owner_hints"] == {"Owner": f"team-{int(name[2:]) % 5}"} for name, o in found.items())
+    assert found["b-001"].identity["region"] == US and found["b-002"].identity["region"] == EU
+    # 100 buckets a page, whatever their tag count, and no page asked for after the last bucket came
+    assert collection.stats["api_calls_by_operation"]["resourcegroupstaggingapi.get_resources"] <= 3
+    assert collection.stats["retries"] == 0
 
 
 def test_untracked_iam_users_carry_owner_hints_from_their_own_tags(buckets: Any) -> None:

@@ -140,12 +140,14 @@ class AwsCollector(Collector):
             bases = BaseSessions(self.session_factory, self.redact)
             accounts = list(pool.map(lambda c: open_account(c, bases, self.clients, regions[0]),
                                      parse_accounts(self.aws)))
-            results = self.scan(pool, accounts, specs, regions)
+            results, hinted = self.scan(pool, accounts, specs, regions)
             outcomes = self.match(pool, cis, accounts, results, regions[0])
+            for job in hinted:  # owner hints (untracked view only) go on while CIs are matched and fetched
+                job.result()
         return self.assemble(outcomes, results, set(regions), time.monotonic() - started)
 
     def scan(self, pool: Executor, accounts: list[Account], specs: list[KindSpec],
-             regions: list[str]) -> list[ScopeResult]:
+             regions: list[str]) -> tuple[list[ScopeResult], list[Future[None]]]:
         results: list[ScopeResult] = []
         futures: dict[Future[ScopeResult], str] = {}
         # kind-major order: the heaviest listings (instances first) start first, so the endpoint is kept
@@ -159,14 +161,15 @@ class AwsCollector(Collector):
                         continue
                     future = pool.submit(list_scope, account, spec, region, self.clients, self.redact, regions)
                     futures[future] = scope_label(account.label, where)
-        listed = self.wait_scopes(pool, futures, results, {a.id: a for a in accounts if a.id}, regions[0])
-        return results + listed
+        listed, hinted = self.wait_scopes(pool, futures, results, {a.id: a for a in accounts if a.id}, regions[0])
+        return results + listed, hinted
 
     def wait_scopes(self, pool: Executor, futures: Mapping[Future[ScopeResult], str], failed: list[ScopeResult],
-                    accounts: dict[str, Account], home: str) -> list[ScopeResult]:
+                    accounts: dict[str, Account], home: str) -> tuple[list[ScopeResult], list[Future[None]]]:
         """Collect list results, advancing progress once per account/region when its last kind is done.
         Bucket regions (identity, when the listing could not tell them) and owner-hint tags are asked for
-        as soon as a bucket listing arrives, while EC2 still lists."""
+        as soon as a bucket listing arrives, while EC2 still lists; the hints' futures are returned, not
+        waited for (matching does not need them)."""
         remaining: dict[str, int] = defaultdict(int)
         for label in futures.values():
             remaining[label] += 1
@@ -190,10 +193,8 @@ class AwsCollector(Collector):
             fail_unlocated(result)
         for result in {id(r): r for r, _ in located}.values():  # located one by one: hints only now
             hinted.append(pool.submit(tagging_hints, result, accounts[result.account], self.clients, self.redact))
-        for job in hinted:
-            job.result()
         progress.finish()
-        return done
+        return done, hinted
 
     def match(self, pool: Executor, cis: Sequence[CI], accounts: list[Account], results: list[ScopeResult],
               home: str) -> list[Outcome]:

@@ -68,7 +68,11 @@ def prepare(ci: CI, spec: KindSpec, results: Iterable[ScopeResult], unverified: 
 
 
 def candidates(outcome: Outcome, check_region: bool = True) -> list[Resource]:
-    found = (r for s in outcome.scopes if s.ok for r in s.resources or ())
+    key = next((k for k in IDENTITY_KEYS if k in outcome.match), None)
+    if key is None:  # by tags only: every resource in scope
+        found = [r for s in outcome.scopes if s.ok for r in s.resources or ()]
+    else:
+        found = [r for s in outcome.scopes if s.ok for r in s.having(key, outcome.match[key])]
     return [r for r in found if matches(r, outcome.match, check_region)]
 
 

@@ -3,9 +3,10 @@
 Those per-bucket calls (`DETAILS`) are made only for buckets matched to a CI that declares the
 attribute, or — for tags — for every bucket when some CI matches buckets by tags. The region is part
 of a bucket's identity: it comes from ListBuckets' `BucketRegion`, which AWS sends (no extra call); where
-the answer lacks it (moto), from one ListBuckets filtered by `BucketRegion` per scanned region, checked by
-one GetBucketLocation per region that holds buckets — 1 + 2 x regions calls, however many buckets. Only if
-that check fails (an endpoint ignoring the filter) is every bucket located with its own GetBucketLocation.
+the answer lacks it (moto), from one ListBuckets filtered by `BucketRegion` per scanned region, all at
+once — 1 + regions calls, however many buckets. An endpoint ignoring the filter answers every bucket for
+every region, which two or more regions show as overlapping answers; a single region is checked by one
+GetBucketLocation. Only then (the filter ignored) is every bucket located with its own GetBucketLocation.
 Buckets found in no scanned region are located only when a CI could match them.
 Owner-hint tags of untracked buckets come from the Resource Groups Tagging API (see hints.py).
 
@@ -29,6 +30,7 @@ from .spec import (
     OUTSIDE_SCANNED_REGIONS,
     TAGS,
     Detail,
+    Gather,
     KindSpec,
     Raw,
     error_code,
@@ -140,17 +142,18 @@ class BucketListError(BotoCoreError):
     fmt = "{operation}: {why}"
 
 
-def list_buckets(client_for: Callable[[str], Any], regions: list[str]) -> list[Raw]:
-    """Every bucket of the account, with `BucketRegion` wherever one of the scanned regions holds it."""
+def list_buckets(client_for: Callable[[str], Any], regions: list[str], gather: Gather) -> list[Raw]:
+    """Every bucket of the account, with `BucketRegion` wherever one of the scanned regions holds it.
+    The per-region listings (and their checks) are independent: they go out at once."""
     client = client_for(regions[0])  # ListBuckets and GetBucketLocation answer the same from any region
-    records = _buckets(client)
+    records = gather(client, lambda _: _buckets(client), [None])[0]
     if all(record.get("BucketRegion") for record in records):
         return list[Raw](records)
     by_name = {record["Name"]: record for record in records}
     found: dict[str, str] = {}
-    for region in regions:
-        names = [record["Name"] for record in _buckets(client, BucketRegion=region)]
-        if names and (set(names) & set(found) or location(client, {"Name": names[0]})["region"] != region):
+    alone = len(regions) == 1  # nothing to overlap with: the answer's first bucket is located to check
+    for region, names in zip(regions, gather(client, lambda region: _filtered(client, region, alone), regions)):
+        if names is None or set(names) & set(found):
             return list[Raw](records)  # the filter was not applied: locate each bucket on its own (see unlocated)
         found.update((name, region) for name in names if name in by_name)
     for name, bucket in by_name.items():
@@ -159,6 +162,15 @@ def list_buckets(client_for: Callable[[str], Any], regions: list[str]) -> list[R
         else:
             bucket[OUTSIDE_SCANNED_REGIONS] = True
     return list[Raw](records)
+
+
+def _filtered(client: Any, region: str, check: bool) -> list[str] | None:
+    """The names ListBuckets filtered by `region` answers, or None when the endpoint evidently ignored
+    the filter (checked: its first bucket lives elsewhere)."""
+    names = [record["Name"] for record in _buckets(client, BucketRegion=region)]
+    if check and names and location(client, {"Name": names[0]})["region"] != region:
+        return None
+    return names
 
 
 def normalise(raw: Raw) -> dict[str, Any]:

@@ -4,14 +4,16 @@ In: verified Accounts, the KindSpecs to scan, the regions. Out: one ScopeResult 
 (account, region|global, kind) — the normalised Resources it holds, or the error that kept it from being
 listed (AccessDenied on one API fails only that kind there). One list call per page, never a
 per-resource describe (a kind may bring its own lister: S3 lists buckets per region); `fetch_details`
-runs the extra per-resource calls a caller asks for. Each scope holds one of its endpoint's slots while
-it lists, so a heavy page is not slowed down by a crowd of requests to the same server.
+runs the extra per-resource calls a caller asks for. Each scope holds LIST_WEIGHT of its endpoint's slots
+while it lists, so a heavy page is not slowed down by a crowd of requests to the same server, and each
+per-resource call one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +22,11 @@ import jmespath
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from .sessions import Account, Clients, Redactor, describe_error
-from .spec import OUTSIDE_SCANNED_REGIONS, Detail, KindSpec, Raw
+from .sessions import LIST_WEIGHT, Account, Clients, Redactor, describe_error
+from .spec import OUTSIDE_SCANNED_REGIONS, Detail, Gather, KindSpec, Raw
 
 GLOBAL = "global"
+INDEXED = ("id", "name", "arn")  # identity keys a CI matches on
 # what a call may raise when AWS (or whatever answers in its place) says no or says nonsense
 AWS_ERRORS = (BotoCoreError, ClientError, ResponseParserError)
 
@@ -65,6 +68,8 @@ class ScopeResult:
     resources: list[Resource] | None = None
     error: str | None = None
     note: str | None = None  # listed fine, but something extra (owner hints) could not be had
+    _index: dict[tuple[str, Any], list[Resource]] | None = field(default=None, repr=False, compare=False)
+    _indexed: list[Resource] | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -73,6 +78,18 @@ class ScopeResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def having(self, key: str, value: Any) -> list[Resource]:
+        """The resources whose identity `key` (id, name or arn: fixed once listed) is `value`: matching
+        200 CIs against 1,000 buckets one by one took ~1 s of the GIL here, while calls waited."""
+        if self._index is None or self._indexed is not self.resources:
+            index: dict[tuple[str, Any], list[Resource]] = defaultdict(list)
+            for resource in self.resources or ():
+                for name in INDEXED:
+                    if name in resource.identity:
+                        index[(name, resource.identity[name])].append(resource)
+            self._index, self._indexed = dict(index), self.resources
+        return self._index.get((key, value), [])
 
 
 def make_resource(spec: KindSpec, account: str, region: str | None, raw: Raw) -> Resource:
@@ -114,16 +131,32 @@ def list_scope(account: Account, spec: KindSpec, region: str, clients: Clients, 
     assert account.id is not None
     try:
         client = clients.for_account(account, spec.service, region)
-        with clients.slot(client):
-            if spec.lister:
-                records = spec.lister(lambda where: clients.for_account(account, spec.service, where),
-                                      list(regions) or [region])
-            else:
+        if spec.lister:  # its calls take their own slots: independent ones (per region) go out at once
+            records = spec.lister(lambda where: clients.for_account(account, spec.service, where),
+                                  list(regions) or [region], gatherer(clients))
+        else:
+            with clients.slot(client, LIST_WEIGHT):
                 records = list_records(client, spec)
         resources = make_resources(spec, account.id, scope_region, records)
     except AWS_ERRORS as error:
         return ScopeResult(account.id, scope_region, spec, error=redact(describe_error(error)))
     return ScopeResult(account.id, scope_region, spec, resources=resources)
+
+
+def gatherer(clients: Clients) -> Gather:
+    """A lister's way to make independent calls at once, each within its endpoint's cap."""
+
+    def gather(client: Any, call: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        def one(item: Any) -> Any:
+            with clients.slot(client, LIST_WEIGHT):
+                return call(item)
+
+        if len(items) <= 1:
+            return [one(item) for item in items]
+        with ThreadPoolExecutor(len(items), thread_name_prefix="aws-gather") as pool:
+            return list(pool.map(one, items))
+
+    return gather
 
 
 def fetch_detail(resource: Resource, detail: Detail, client: Any, redact: Redactor,

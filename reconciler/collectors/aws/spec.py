@@ -9,7 +9,7 @@ The scanner and matcher read these headers; nothing else knows a raw boto3 shape
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +19,9 @@ from ...fixers import aws as aws_fixers
 from ..base import Kind
 
 Raw = Mapping[str, Any]
+# gather(client, call, items) -> [call(item) for item in items], run at once, each holding a slot of the
+# client's endpoint (scan.gatherer)
+Gather = Callable[[Any, Callable[[Any], Any], Sequence[Any]], list[Any]]
 # a lister's mark on a record found in none of the scanned regions (its region left unknown)
 OUTSIDE_SCANNED_REGIONS = "x-reconciler-outside-scanned-regions"
 
@@ -81,8 +84,9 @@ class KindSpec:
     # per-CI shaping of facts to the form the CI declared (e.g. security groups by name or by id)
     tailor: Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]] | None = None
     created_key: str | None = None  # the fact holding the creation time
-    # a listing of its own, given a client per region and the scanned regions (S3: buckets per region)
-    lister: Callable[[Callable[[str], Any], list[str]], list[Raw]] | None = None
+    # a listing of its own, given a client per region, the scanned regions and a way to run independent
+    # calls at once, each holding a slot of its endpoint (S3: buckets per region)
+    lister: Callable[[Callable[[str], Any], list[str], Gather], list[Raw]] | None = None
     # the Resource Groups Tagging API type (`s3:bucket`) when GetResources answers tags for this kind
     tagging_type: str | None = None
 
