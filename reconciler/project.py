@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import marshal
 import os
 import re
 from collections.abc import Mapping
@@ -214,8 +215,9 @@ def load_cis(root: Path, settings: Settings, inventory: Inventory, registry: Reg
     problems += found
     baselines, declared = _split(documents, problems)
     cis: dict[str, CI] = {}
+    shared: dict[tuple[Any, ...], tuple[Any, Any]] = {}
     for document in declared:
-        ci = _build_ci(document, baselines, registry.kinds, problems)
+        ci = _build_ci(document, baselines, registry.kinds, problems, shared)
         if ci is None:
             continue
         if ci.id in cis:
@@ -251,7 +253,7 @@ def _split(documents: list[Document], problems: list[Problem]) -> tuple[dict[str
 
 
 def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping[str, Kind],
-              problems: list[Problem]) -> CI | None:
+              problems: list[Problem], shared: dict[tuple[Any, ...], tuple[Any, Any]]) -> CI | None:
     data = document.data
     found = _schema_problems(CI_SCHEMA, data, document.file, document.text, document.index)
     if found:
@@ -261,17 +263,45 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
     if kind is None:
         problems.append(_at(document, ("kind",), f"unknown kind {short(data['kind'])} (known: {', '.join(sorted(kinds))})"))
         return None
-    merged = _merge_baselines(document, baselines, problems)
-    if merged is None:
+    try:
+        layers = _layers(data, baselines, ())
+    except _BaselineError as exc:
+        problems.append(_at(document, ("extends",), str(exc)))
         return None
-    desired = copy.deepcopy(merged["desired"]) if _anchored(document.text) else _copy(merged["desired"])
     match = data.get("match") or (kind.default_match(data["ci"]) if kind.default_match else {})
-    before = len(problems)
-    problems += _schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
-                                 prefix=("desired",))
-    problems += _schema_problems(kind.match_schema, match, document.file, document.text, document.index,
-                                 prefix=("match",))
-    if len(problems) > before:
+    match_problems = _schema_problems(kind.match_schema, match, document.file, document.text, document.index,
+                                      prefix=("match",))
+    built = _desired_of(document, layers, kind, problems, shared)
+    problems += match_problems
+    if built is None or match_problems:
+        return None
+    desired, expected = built
+    ignore, severity = _rules_of(layers)
+    return CI(
+        id=str(data["ci"]), kind=kind.name, desired=desired, match=match, expected=expected,
+        origin=Origin(document.file, document.index), owner=data.get("owner"), asset=data.get("asset"),
+        environment=data.get("environment"),
+        relations={k: tuple(v) for k, v in (data.get("relations") or {}).items()},
+        ignore=ignore, severity=severity, extends=tuple(_as_list(data.get("extends"))),
+    )
+
+
+def _desired_of(document: Document, layers: list[Mapping[str, Any]], kind: Kind, problems: list[Problem],
+                shared: dict[tuple[Any, ...], tuple[Any, Any]]) -> tuple[Any, Any] | None:
+    """The CI's merged, validated `desired` and its expectations. CIs stamped from one template mostly
+    declare the same: a valid result is shared by every CI of the same kind, baselines and own
+    `desired` (compared as marshal bytes: equal types and values, in order), and read-only after."""
+    key = _same_desired(kind.name, document.data)
+    if key is not None and key in shared:
+        return shared[key]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer.get("desired") or {})
+    desired = copy.deepcopy(merged) if _anchored(document.text) else _copy(merged)
+    found = _schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
+                             prefix=("desired",))
+    if found:
+        problems += found
         return None
     if kind.normalise_desired:
         desired = kind.normalise_desired(desired)
@@ -280,13 +310,28 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
     if errors:
         problems += [_at(document, ("desired",) + error.path, str(error)) for error in errors]
         return None
-    return CI(
-        id=str(data["ci"]), kind=kind.name, desired=desired, match=match, expected=expected,
-        origin=Origin(document.file, document.index), owner=data.get("owner"), asset=data.get("asset"),
-        environment=data.get("environment"),
-        relations={k: tuple(v) for k, v in (data.get("relations") or {}).items()},
-        ignore=tuple(merged["ignore"]), severity=merged["severity"], extends=tuple(_as_list(data.get("extends"))),
-    )
+    if key is not None:
+        shared[key] = (desired, expected)
+    return desired, expected
+
+
+def _same_desired(kind: str, data: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The memo key of a CI's desired state, or None for values marshal cannot write (dates, a
+    recursive alias): those CIs are built on their own."""
+    try:
+        return kind, marshal.dumps(data.get("extends")), marshal.dumps(data.get("desired"))
+    except ValueError:
+        return None
+
+
+def _rules_of(layers: list[Mapping[str, Any]]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """ignore and severity of the baselines in `extends` order, the CI's own last."""
+    ignore: list[str] = []
+    severity: dict[str, str] = {}
+    for layer in layers:
+        ignore += layer.get("ignore") or []
+        severity = {**severity, **(layer.get("severity") or {})}
+    return tuple(ignore), severity
 
 
 @functools.lru_cache(maxsize=4)  # documents come file by file
@@ -306,21 +351,6 @@ def _copy(value: Any) -> Any:
 
 def _as_list(value: Any) -> list[Any]:
     return [] if value is None else [value] if isinstance(value, str) else list(value)
-
-
-def _merge_baselines(document: Document, baselines: dict[str, Document],
-                     problems: list[Problem]) -> dict[str, Any] | None:
-    """desired/ignore/severity of the baselines in `extends` order (recursively), the CI's own last."""
-    merged: dict[str, Any] = {"desired": {}, "ignore": [], "severity": {}}
-    try:
-        for layer in _layers(document.data, baselines, ()):
-            merged["desired"] = deep_merge(merged["desired"], layer.get("desired") or {})
-            merged["ignore"] += layer.get("ignore") or []
-            merged["severity"] = {**merged["severity"], **(layer.get("severity") or {})}
-    except _BaselineError as exc:
-        problems.append(_at(document, ("extends",), str(exc)))
-        return None
-    return merged
 
 
 class _BaselineError(Exception):
