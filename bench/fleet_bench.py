@@ -11,7 +11,8 @@ register, no cache), *warm* repeats a run with nothing changed. Prints wall, pea
     python bench/fleet_bench.py [--hosts 10000] [--inventory yaml|ini|json] [--declared 30] [--repeat 3]
         [--shapes] [--keep DIR]
 
-`--shapes` runs yaml/ini x declared 5/30/60 (and json) and reports the worst.
+`--shapes` runs yaml/ini x declared 5/30/60, json, and yaml-ranges (groups with children and vars, hosts
+written as ranges `node-[00100:00199]`) and reports the worst.
 """
 
 from __future__ import annotations
@@ -73,7 +74,11 @@ def build_project(root: Path, hosts: int, inventory: str = "yaml", declared: int
     groups = {f"dc{d}": names[d::DATACENTRES] for d in range(DATACENTRES)}
     for group in groups:
         (root / f"inventories/group_vars/{group}.yml").write_text(f"datacentre: {group}\nntp: ntp.{group}.example\n")
-    writer = {"yaml": _yaml_inventory, "ini": _ini_inventory, "json": _json_inventory}[inventory]
+    if inventory == "yaml-ranges":  # datacentres of consecutive hosts, written as ranges of 100
+        groups = {f"dc{d}": names[d * hosts // DATACENTRES:(d + 1) * hosts // DATACENTRES]
+                  for d in range(DATACENTRES)}
+    writer = {"yaml": _yaml_inventory, "ini": _ini_inventory, "json": _json_inventory,
+              "yaml-ranges": _yaml_ranges_inventory}[inventory]
     writer(root / "inventories", groups)
     for n, name in enumerate(names):
         _write_facts(root / "facts" / name, name, n, declared, rng.random() < drifted_share)
@@ -91,6 +96,19 @@ def _yaml_inventory(directory: Path, groups: dict[str, list[str]]) -> None:
         lines += [f"        {group}:", "          hosts:"]
         lines += [f"            {name}:\n              ansible_host: {_address(name)}\n"
                   f"              rack: r{int(name[-2:]) % 40}" for name in members]
+    (directory / "hosts.yml").write_text("\n".join(lines) + "\n")
+
+
+def _yaml_ranges_inventory(directory: Path, groups: dict[str, list[str]]) -> None:
+    """Groups with children and vars, hosts as ranges (`node-[00100:00199]: {rack: r1}`)."""
+    lines = ["all:", "  vars: {ansible_python_interpreter: /usr/bin/python3}", "  children:",
+             "    fleet:", "      vars: {tier: app}", "      children:"]
+    for group, members in groups.items():
+        lines += [f"        {group}:", f"          vars: {{zone: {group}-a}}", "          hosts:"]
+        for start in range(0, len(members), 100):
+            first, last = members[start], members[min(start + 100, len(members)) - 1]
+            prefix, low, high = first.rsplit("-", 1)[0], first.rsplit("-", 1)[1], last.rsplit("-", 1)[1]
+            lines.append(f"            {prefix}-[{low}:{high}]: {{rack: r{start // 100 % 40}}}")
     (directory / "hosts.yml").write_text("\n".join(lines) + "\n")
 
 
@@ -211,10 +229,10 @@ def bench_shape(hosts: int, inventory: str, declared: int, repeat: int, keep: st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, default=10_000)
-    parser.add_argument("--inventory", choices=("yaml", "ini", "json"), default="yaml")
+    parser.add_argument("--inventory", choices=("yaml", "ini", "json", "yaml-ranges"), default="yaml")
     parser.add_argument("--declared", type=int, default=30, help="package versions each CI declares")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--shapes", action="store_true", help="yaml/ini x declared 5/30/60, and json")
+    parser.add_argument("--shapes", action="store_true", help="yaml/ini x declared 5/30/60, json, yaml-ranges")
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--keep", help="build the project here (or reuse it) and keep it")
     args = parser.parse_args()
@@ -222,12 +240,12 @@ def main() -> None:
     if not args.shapes:
         bench_shape(args.hosts, args.inventory, args.declared, args.repeat, args.keep, not args.no_stages)
         return
-    shapes = [(inv, n) for inv in ("yaml", "ini") for n in (5, 30, 60)] + [("json", 30)]
+    shapes = [(inv, n) for inv in ("yaml", "ini") for n in (5, 30, 60)] + [("json", 30), ("yaml-ranges", 60)]
     results = {shape: bench_shape(args.hosts, *shape, args.repeat, None, False) for shape in shapes}
     worst = max(results, key=lambda shape: results[shape]["cold"]["wall"])
-    print("\nshape              cold s   warm s   peak MB   load")
+    print("\nshape                    cold s   warm s   peak MB   load")
     for shape, f in results.items():
-        print(f"{shape[0]:5s} declared {shape[1]:3d} {f['cold']['wall']:7.2f}  {f['warm']['wall']:7.2f}  "
+        print(f"{shape[0]:11s} declared {shape[1]:3d} {f['cold']['wall']:7.2f}  {f['warm']['wall']:7.2f}  "
               f"{max(f['cold']['rss'], f['warm']['rss']):8.0f}  {f['cold']['load']:5.1f}")
     print(f"worst: {worst[0]} inventory, {worst[1]} declared: {results[worst]['cold']['wall']:.2f} s cold")
 
