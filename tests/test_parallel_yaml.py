@@ -1,0 +1,70 @@
+"""A big rendered text is loaded in pieces by forked processes: the same documents as one load, and the
+same errors at the same lines."""
+
+import threading
+
+import jinja2
+import pytest
+import yaml
+
+from reconciler import parallel_yaml
+from reconciler.errors import ProjectError
+from reconciler.project import load_project
+from reconciler.userdata import load_all
+
+
+def _fleet_text(hosts: int) -> str:
+    docs = [f"---\nci: host-{n:05d}\nkind: server\nport: {n}\nflag: {'yes' if n % 2 else 'no'}\n"
+            f"when: 2024-01-{1 + n % 28:02d}\ndesired:\n  packages: {{nginx: \"1.{n % 7}.*\", telnetd: absent}}\n"
+            f"  note: |\n    block {n}\n    ---not a marker\n" for n in range(hosts)]
+    return "# fleet\n" + "".join(docs) + "...\n---\n---\nlast: [1, 2.5, ~]\n"
+
+
+def _whole_error(text: str) -> tuple[str, int]:
+    with pytest.raises(yaml.YAMLError) as caught:
+        load_all(text)
+    return str(caught.value), caught.value.problem_mark.line
+
+
+@pytest.fixture(autouse=True)
+def _forkable():
+    assert threading.active_count() == 1, "pieces are only forked from a single-threaded process"
+
+
+def test_pieces_give_the_documents_of_one_load():
+    text = _fleet_text(400)
+    assert len(parallel_yaml._cuts(text, 4, min_split=0)) == 3
+    assert parallel_yaml.load_documents(text, min_split=0) == load_all(text)
+
+
+@pytest.mark.parametrize("broken", ["  packages: [unclosed\n", "desired: twice\n", "note: 'open\n---\nx: 1\n"])
+def test_an_error_in_a_later_piece_is_the_error_of_one_load(broken):
+    text = _fleet_text(400)
+    cut = text.index("---\nci: host-00350")
+    text = text[:cut] + "---\nci: broken\ndesired: {}\n" + broken + text[cut:]
+    message, line = _whole_error(text)
+    with pytest.raises(yaml.YAMLError) as caught:
+        parallel_yaml.load_documents(text, min_split=0)
+    assert (str(caught.value), caught.value.problem_mark.line) == (message, line)
+
+
+def test_a_text_with_a_directive_is_loaded_whole():
+    text = "%YAML 1.1\n" + _fleet_text(50)
+    assert parallel_yaml._cuts(text, 2, min_split=0) == []
+    assert parallel_yaml.load_documents(text, min_split=0) == load_all(text)
+
+
+def test_a_big_stamped_template_with_a_broken_document_names_its_line(project):
+    project.write("inventories/hosts.ini", "[web]\nweb-01\n")
+    body = "".join(f"    package-number-{i}: \"{i}.*\"\n" for i in range(24))
+    template = ("{% for n in range(6000) %}\n---\nci: node-{{ n }}\nkind: server\ndesired:\n  packages:\n" + body
+                + "{% if n == 5000 %}  services: [open\n{% endif %}{% endfor %}\n")
+    project.write("desired/fleet.yml.j2", template)
+    rendered = jinja2.Template(template, keep_trailing_newline=True).render()
+    assert len(rendered) > parallel_yaml.MIN_SPLIT
+    _, line = _whole_error(rendered)
+    assert line > 5000 * 30  # in the last piece
+    with pytest.raises(ProjectError) as caught:
+        load_project(project.root)
+    problems = [str(p) for p in caught.value.problems]
+    assert problems == [f"desired/fleet.yml.j2:{line + 1}: YAML syntax error: did not find expected ',' or ']'"]
