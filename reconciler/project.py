@@ -22,6 +22,7 @@ import jsonschema
 import yaml
 
 from . import cache
+from .bulk import paused_gc
 from .collectors import Registry, load_registry
 from .collectors.base import Kind
 from .errors import Problem, ProjectError
@@ -101,6 +102,7 @@ BASELINE_SCHEMA = {
 }
 
 
+@paused_gc()  # millions of containers built and kept: the collector's walks would find nothing to free
 def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
     """The whole project, validated; raises ProjectError listing every problem found."""
     root = Path(root).resolve()
