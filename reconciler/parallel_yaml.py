@@ -26,7 +26,6 @@ from .userdata import load_all
 MIN_SPLIT = 2_000_000  # characters: below this a fork and a pickle cost about what they save
 MAX_PIECES = 4
 _MARKER = re.compile(r"\n(?=---(?:[ \t\r\n]|$))")
-_DIRECTIVE = re.compile(r"(?:^|\n)%")
 
 
 def load_documents(text: str, min_split: int = MIN_SPLIT) -> list[Any]:
@@ -51,7 +50,7 @@ def _cuts(text: str, pieces: int, min_split: int = MIN_SPLIT) -> list[int]:
     """Offsets of document markers near each 1/pieces of the text; none when it is not worth a split,
     cannot be forked safely, or holds a directive."""
     if (pieces < 2 or len(text) < min_split or not hasattr(os, "fork") or threading.active_count() > 1
-            or _DIRECTIVE.search(text)):
+            or text.startswith("%") or "\n%" in text):  # a directive
         return []
     cuts: list[int] = []
     for n in range(1, pieces):

@@ -66,14 +66,15 @@ class AliasBomb(yaml.YAMLError):
 
 def load_all(text: str) -> list[Any]:
     """Every document of `text`; raises yaml.YAMLError (DuplicateKeyError, AliasBomb included)."""
+    aliased = may_alias(text)
     try:
-        if may_alias(text):  # shared (aliased) parts: PyYAML's constructor keeps them shared
+        if aliased:  # shared (aliased) parts: PyYAML's constructor keeps them shared
             documents = list(yaml.load_all(text, Loader=Loader))
         else:
             documents = _load_plain(text)
     except RecursionError:
         raise yaml.YAMLError("nested too deeply") from None
-    if may_alias(text):
+    if aliased:
         for document in documents:
             check_expansion(document)
     return documents
