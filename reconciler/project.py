@@ -15,9 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import fastjsonschema
 import yaml
 
 from . import cache
@@ -32,9 +31,7 @@ from .model import CI, SEVERITIES, Origin, Project, Settings
 from .render import Document, desired_files, line_of, read_documents, template_environment
 from .userdata import clip, may_alias, short
 from .userdata import load as load_yaml
-
-if TYPE_CHECKING:
-    import jsonschema
+from .validation import schema_problems
 
 SETTINGS_FILE = "reconciler.yml"
 _LEVEL = {"enum": list(SEVERITIES)}
@@ -153,7 +150,7 @@ def load_settings(root: Path, problems: list[Problem]) -> Settings:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # unreadable, binary, not UTF-8, alias bomb
         problems.append(Problem(SETTINGS_FILE, f"cannot be read: {clip(str(exc))}"))
         return Settings()
-    found = [replace(p, document=None) for p in _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
+    found = [replace(p, document=None) for p in schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
     problems += found
     return Settings() if found else _settings_from(raw)
 
@@ -238,7 +235,7 @@ def _split(documents: list[Document], problems: list[Problem]) -> tuple[dict[str
     for document in documents:
         data = document.data
         if isinstance(data, dict) and "baseline" in data:
-            found = _schema_problems(BASELINE_SCHEMA, data, document.file, document.text, document.index)
+            found = schema_problems(BASELINE_SCHEMA, data, document.file, document.text, document.index)
             problems += found
             if found:
                 continue
@@ -259,7 +256,7 @@ def _split(documents: list[Document], problems: list[Problem]) -> tuple[dict[str
 def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping[str, Kind],
               problems: list[Problem], shared: dict[tuple[Any, ...], tuple[Any, Any]]) -> CI | None:
     data = document.data
-    found = _schema_problems(CI_SCHEMA, data, document.file, document.text, document.index)
+    found = schema_problems(CI_SCHEMA, data, document.file, document.text, document.index)
     if found:
         problems += found
         return None
@@ -273,8 +270,8 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
         problems.append(_at(document, ("extends",), str(exc)))
         return None
     match = data.get("match") or (kind.default_match(data["ci"]) if kind.default_match else {})
-    match_problems = _schema_problems(kind.match_schema, match, document.file, document.text, document.index,
-                                      prefix=("match",))
+    match_problems = schema_problems(kind.match_schema, match, document.file, document.text, document.index,
+                                     prefix=("match",))
     built = _desired_of(document, layers, kind, problems, shared)
     problems += match_problems
     if built is None or match_problems:
@@ -302,8 +299,8 @@ def _desired_of(document: Document, layers: list[Mapping[str, Any]], kind: Kind,
     for layer in layers:
         merged = deep_merge(merged, layer.get("desired") or {})
     desired = copy.deepcopy(merged) if _anchored(document.text) else _copy(merged)
-    found = _schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
-                             prefix=("desired",))
+    found = schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
+                            prefix=("desired",))
     if found:
         problems += found
         return None
@@ -382,86 +379,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             result[key] = value
     return result
-
-
-# --- validation ---------------------------------------------------------------------------------------
-
-# Valid documents are the common case: a compiled check (fastjsonschema, ~50x faster) clears them; only a
-# document that fails it goes through jsonschema, which lists every error with its path.
-_CHECKS: dict[int, Any] = {}
-
-
-def _check(schema: Mapping[str, Any]) -> Any:
-    key = id(schema)
-    if key not in _CHECKS:
-        _CHECKS[key] = fastjsonschema.compile(dict(schema))
-    return _CHECKS[key]
-
-
-def _schema_problems(schema: Mapping[str, Any], data: Any, file: str, text: str, index: int,
-                     prefix: tuple[Any, ...] = ()) -> list[Problem]:
-    try:
-        _check(schema)(data)
-        return []
-    except fastjsonschema.JsonSchemaException:
-        pass
-    import jsonschema  # only for a document that failed the check: ~0.1 s of imports spared otherwise
-
-    problems = []
-    errors = [leaf for error in jsonschema.Draft7Validator(schema).iter_errors(data) for leaf in _leaf_errors(error)]
-    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
-        path = prefix + tuple(error.absolute_path)
-        problems.append(Problem(file, _explain(error), line_of(text, index, path + _unknown_keys(error)[:1]),
-                                index, ".".join(map(str, path)) or None))
-    return problems
-
-
-def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
-    """For "one of these shapes" errors, the complaints of the shape that matched as far as a nested key."""
-    if error.validator == "anyOf" and error.context:
-        nested = [sub for sub in error.context if sub.relative_path]
-        if nested:
-            return [leaf for sub in nested for leaf in _leaf_errors(sub)]
-    return [error]
-
-
-def _unknown_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
-    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
-        return ()
-    known = error.schema.get("properties", {})
-    return tuple(key for key in error.instance if key not in known)
-
-
-def _explain(error: jsonschema.ValidationError) -> str:
-    """jsonschema's own messages quote the whole offending value: say it again with a short rendering."""
-    value = short(error.instance)
-    if error.validator == "additionalProperties":
-        keys = _unknown_keys(error)
-        named = ", ".join(short(k, 40) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
-        return f"unknown key(s) ({named} {'was' if len(keys) == 1 else 'were'} unexpected)"
-    if error.validator == "anyOf":
-        return f"{value} is not a valid value here (expected {_expected(error.validator_value)})"
-    if error.validator == "required":
-        return f"missing required key: {error.message.split(' ')[0]}"
-    if error.validator == "type":
-        return f"{value} is not of type {' or '.join(map(repr, _as_list(error.validator_value)))}"
-    if error.validator == "enum":
-        return f"{value} is not one of {', '.join(map(str, error.validator_value))}"
-    if error.validator == "pattern":
-        return f"{value} does not match {error.validator_value!r}"
-    return clip(error.message)
-
-
-def _expected(options: list[Mapping[str, Any]]) -> str:
-    names: list[str] = []
-    for option in options:
-        if "enum" in option:
-            names.append("one of " + ", ".join(map(str, option["enum"])))
-        elif "required" in option:
-            names.append("{" + option["required"][0] + ": ...}")
-        else:
-            names += [str(t) for t in _as_list(option.get("type"))]
-    return " or ".join(dict.fromkeys(names)) or "see the kind's schema"
 
 
 def _at(document: Document, path: tuple[Any, ...], message: str) -> Problem:
