@@ -130,10 +130,10 @@ def _load_plain(text: str) -> list[Any]:
 
 
 def _build(node: Any, loader: Any, scalars: dict[tuple[str, str], Any]) -> Any:
-    tag = node.tag
-    if tag == _STR:
+    tag, cls = node.tag, node.__class__
+    if tag == _STR and cls is yaml.ScalarNode:
         return node.value
-    if tag == _MAP:
+    if tag == _MAP and cls is yaml.MappingNode:
         pairs = node.value
         mapping = {}
         for key_node, value_node in pairs:
@@ -143,9 +143,9 @@ def _build(node: Any, loader: Any, scalars: dict[tuple[str, str], Any]) -> Any:
         if len(mapping) != len(pairs):
             _duplicate(pairs)
         return mapping
-    if tag == _SEQ:
+    if tag == _SEQ and cls is yaml.SequenceNode:
         return [_build(item, loader, scalars) for item in node.value]
-    if tag in _SIMPLE and node.__class__ is yaml.ScalarNode:  # immutable values: one per text
+    if tag in _SIMPLE and cls is yaml.ScalarNode:  # immutable values: one per text
         key = (tag, node.value)
         if key not in scalars:
             scalars[key] = loader.yaml_constructors[tag](loader, node)

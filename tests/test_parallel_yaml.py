@@ -10,7 +10,7 @@ import yaml
 from reconciler import parallel_yaml
 from reconciler.errors import ProjectError
 from reconciler.project import load_project
-from reconciler.userdata import load_all
+from reconciler.userdata import Loader, load_all
 
 
 def _fleet_text(hosts: int) -> str:
@@ -68,3 +68,29 @@ def test_a_big_stamped_template_with_a_broken_document_names_its_line(project):
         load_project(project.root)
     problems = [str(p) for p in caught.value.problems]
     assert problems == [f"desired/fleet.yml.j2:{line + 1}: YAML syntax error: did not find expected ',' or ']'"]
+
+
+SAME_AS_PYYAML = [
+    "a: 1\nb: [1, 2.5, yes, no, null, ~, '1', 0x10, 1_000, .inf, -.nan, 1:20, 017, 0o17]\nc: {d: e}\n",
+    "---\n---\na: 1\n...\n--- x\n", "a: 2001-12-14\n", "a: !!binary aGVsbG8=\n", "<<: {a: 1}\nb: 2\n",
+    "a: !!set {x, y}\n", "a: |\n  x\n  y\nb: >-\n  z\n", "a: 'yes'\nb: \"1\"\nc: ''\nd:\n", "true: 1\nyes: 2\n",
+    "a: !!int '12'\nb: !!str 12\nc: !!float '1'\nd: !!null ''\ne: !!bool 'yes'\n", "", "# only a comment\n",
+]
+NOT_PYYAML = ["? [1]\n: 2\n", "a: 1\na: 2\n", "{a: 1, a: 2}", "a: !!str {b: 1}\n", "a: !!map [1, 2]\n",
+              "a: !!seq {b: 1}\n", "a: !foo x\n", "a: [1\n"]
+
+
+@pytest.mark.parametrize("text", SAME_AS_PYYAML)
+def test_documents_without_anchors_load_as_pyyaml_loads_them(text):
+    """The small constructor for anchor-free documents gives PyYAML's values, types and all."""
+    expected = list(yaml.load_all(text, Loader=Loader))
+    assert repr(load_all(text)) == repr(expected)
+
+
+@pytest.mark.parametrize("text", NOT_PYYAML)
+def test_what_pyyaml_refuses_is_refused_with_its_message(text):
+    with pytest.raises(yaml.YAMLError) as caught:
+        load_all(text)
+    with pytest.raises(yaml.YAMLError) as theirs:
+        list(yaml.load_all(text, Loader=Loader))  # PyYAML's libyaml loader with our duplicate-key check
+    assert str(caught.value) == str(theirs.value)
