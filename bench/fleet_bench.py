@@ -9,7 +9,7 @@ register, no cache), *warm* repeats a run with nothing changed. Prints wall, pea
 (RUSAGE_CHILDREN), its CPU seconds (user + sys, children included: less swayed by other load than wall),
 the load average beside every figure, medians; then the stages of one run in-process.
 
-    python bench/fleet_bench.py [--hosts 10000] [--inventory yaml|ini|json] [--declared 30] [--repeat 3]
+    python bench/fleet_bench.py [--hosts 10000] [--inventory yaml|ini|json|yaml-ranges] [--declared 30] [--repeat 3]
         [--shapes] [--keep DIR]
 
 `--shapes` runs yaml/ini x declared 5/30/60, json, and yaml-ranges (groups with children and vars, hosts
