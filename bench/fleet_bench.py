@@ -6,12 +6,14 @@ datacentre groups under `fleet` with group_vars for each; one Jinja2 template st
 with 150 packages; 5 % of hosts drifted. Each measured run is a fresh process with the register recorded
 (the project's own SQLite file) and the JSON report written: *cold* starts without `.reconciler/` (no
 register, no cache), *warm* repeats a run with nothing changed. Prints wall, peak memory of the child
-(RUSAGE_CHILDREN), the load average beside every figure, medians; then the stages of one run in-process.
+(RUSAGE_CHILDREN), its CPU seconds (user + sys, children included: less swayed by other load than wall),
+the load average beside every figure, medians; then the stages of one run in-process.
 
-    python bench/fleet_bench.py [--hosts 10000] [--inventory yaml|ini|json] [--declared 30] [--repeat 3]
+    python bench/fleet_bench.py [--hosts 10000] [--inventory yaml|ini|json|yaml-ranges] [--declared 30] [--repeat 3]
         [--shapes] [--keep DIR]
 
-`--shapes` runs yaml/ini x declared 5/30/60 (and json) and reports the worst.
+`--shapes` runs yaml/ini x declared 5/30/60, json, and yaml-ranges (groups with children and vars, hosts
+written as ranges `node-[00100:00199]`) and reports the worst.
 """
 
 from __future__ import annotations
@@ -73,7 +75,11 @@ def build_project(root: Path, hosts: int, inventory: str = "yaml", declared: int
     groups = {f"dc{d}": names[d::DATACENTRES] for d in range(DATACENTRES)}
     for group in groups:
         (root / f"inventories/group_vars/{group}.yml").write_text(f"datacentre: {group}\nntp: ntp.{group}.example\n")
-    writer = {"yaml": _yaml_inventory, "ini": _ini_inventory, "json": _json_inventory}[inventory]
+    if inventory == "yaml-ranges":  # datacentres of consecutive hosts, written as ranges of 100
+        groups = {f"dc{d}": names[d * hosts // DATACENTRES:(d + 1) * hosts // DATACENTRES]
+                  for d in range(DATACENTRES)}
+    writer = {"yaml": _yaml_inventory, "ini": _ini_inventory, "json": _json_inventory,
+              "yaml-ranges": _yaml_ranges_inventory}[inventory]
     writer(root / "inventories", groups)
     for n, name in enumerate(names):
         _write_facts(root / "facts" / name, name, n, declared, rng.random() < drifted_share)
@@ -91,6 +97,19 @@ def _yaml_inventory(directory: Path, groups: dict[str, list[str]]) -> None:
         lines += [f"        {group}:", "          hosts:"]
         lines += [f"            {name}:\n              ansible_host: {_address(name)}\n"
                   f"              rack: r{int(name[-2:]) % 40}" for name in members]
+    (directory / "hosts.yml").write_text("\n".join(lines) + "\n")
+
+
+def _yaml_ranges_inventory(directory: Path, groups: dict[str, list[str]]) -> None:
+    """Groups with children and vars, hosts as ranges (`node-[00100:00199]: {rack: r1}`)."""
+    lines = ["all:", "  vars: {ansible_python_interpreter: /usr/bin/python3}", "  children:",
+             "    fleet:", "      vars: {tier: app}", "      children:"]
+    for group, members in groups.items():
+        lines += [f"        {group}:", f"          vars: {{zone: {group}-a}}", "          hosts:"]
+        for start in range(0, len(members), 100):
+            first, last = members[start], members[min(start + 100, len(members)) - 1]
+            prefix, low, high = first.rsplit("-", 1)[0], first.rsplit("-", 1)[1], last.rsplit("-", 1)[1]
+            lines.append(f"            {prefix}-[{low}:{high}]: {{rack: r{start // 100 % 40}}}")
     (directory / "hosts.yml").write_text("\n".join(lines) + "\n")
 
 
@@ -129,7 +148,8 @@ def _write_facts(path: Path, name: str, n: int, declared: int, drifted: bool) ->
 
 _CHILD = ("import resource, subprocess, sys, time\nstart = time.perf_counter()\n"
           "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
-          "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)\n")
+          "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+          "print(time.perf_counter() - start, usage.ru_maxrss, code, usage.ru_utime + usage.ru_stime)\n")
 
 
 def run_command(root: Path, cold: bool) -> dict[str, float]:
@@ -142,8 +162,8 @@ def run_command(root: Path, cold: bool) -> dict[str, float]:
     load = os.getloadavg()[0]
     done = subprocess.run([sys.executable, "-c", _CHILD, *command], capture_output=True, text=True,
                           timeout=900, env=env, check=True)
-    wall, rss_kb, code = done.stdout.split()
-    return {"wall": float(wall), "rss": int(rss_kb) / 1024, "code": int(code),
+    wall, rss_kb, code, cpu = done.stdout.split()
+    return {"wall": float(wall), "rss": int(rss_kb) / 1024, "code": int(code), "cpu": float(cpu),
             "load": max(load, os.getloadavg()[0])}
 
 
@@ -156,7 +176,7 @@ def measure(root: Path, repeat: int) -> dict[str, dict[str, float]]:
             if mode == "warm":
                 run_command(root, cold=False)  # the cache (and register) as a scheduled run finds them
             runs.append(run_command(root, cold=mode == "cold"))
-        figures[mode] = {key: statistics.median(r[key] for r in runs) for key in ("wall", "rss", "load")}
+        figures[mode] = {key: statistics.median(r[key] for r in runs) for key in ("wall", "rss", "load", "cpu")}
         figures[mode]["code"] = runs[0]["code"]
     return figures
 
@@ -194,8 +214,8 @@ def bench_shape(hosts: int, inventory: str, declared: int, repeat: int, keep: st
         print(f"\n{hosts} hosts, {inventory} inventory, {declared} declared versions: {summary['cis']} CIs, "
               f"{summary['drifted']} drifted, {summary['unknown']} unknown, exit {figures['cold']['code']}")
         for mode, f in figures.items():
-            print(f"  {mode:4s} wall {f['wall']:6.2f} s   peak {f['rss']:5.0f} MB   (load {f['load']:.1f}, "
-                  f"median of {repeat})")
+            print(f"  {mode:4s} wall {f['wall']:6.2f} s   cpu {f['cpu']:6.2f} s   peak {f['rss']:5.0f} MB   "
+                  f"(load {f['load']:.1f}, median of {repeat})")
         print(f"  warm/cold {figures['warm']['wall'] / figures['cold']['wall']:.0%}   "
               "(targets: cold <= 10 s and <= 1024 MB; warm <= 50 % of cold)")
         if stages:
@@ -211,10 +231,10 @@ def bench_shape(hosts: int, inventory: str, declared: int, repeat: int, keep: st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, default=10_000)
-    parser.add_argument("--inventory", choices=("yaml", "ini", "json"), default="yaml")
+    parser.add_argument("--inventory", choices=("yaml", "ini", "json", "yaml-ranges"), default="yaml")
     parser.add_argument("--declared", type=int, default=30, help="package versions each CI declares")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--shapes", action="store_true", help="yaml/ini x declared 5/30/60, and json")
+    parser.add_argument("--shapes", action="store_true", help="yaml/ini x declared 5/30/60, json, yaml-ranges")
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--keep", help="build the project here (or reuse it) and keep it")
     args = parser.parse_args()
@@ -222,12 +242,13 @@ def main() -> None:
     if not args.shapes:
         bench_shape(args.hosts, args.inventory, args.declared, args.repeat, args.keep, not args.no_stages)
         return
-    shapes = [(inv, n) for inv in ("yaml", "ini") for n in (5, 30, 60)] + [("json", 30)]
+    shapes = [(inv, n) for inv in ("yaml", "ini") for n in (5, 30, 60)] + [("json", 30), ("yaml-ranges", 60)]
     results = {shape: bench_shape(args.hosts, *shape, args.repeat, None, False) for shape in shapes}
     worst = max(results, key=lambda shape: results[shape]["cold"]["wall"])
-    print("\nshape              cold s   warm s   peak MB   load")
+    print("\nshape                    cold s   warm s  (cpu cold  warm)  peak MB   load")
     for shape, f in results.items():
-        print(f"{shape[0]:5s} declared {shape[1]:3d} {f['cold']['wall']:7.2f}  {f['warm']['wall']:7.2f}  "
+        print(f"{shape[0]:11s} declared {shape[1]:3d} {f['cold']['wall']:7.2f}  {f['warm']['wall']:7.2f}  "
+              f"({f['cold']['cpu']:8.2f} {f['warm']['cpu']:5.2f})  "
               f"{max(f['cold']['rss'], f['warm']['rss']):8.0f}  {f['cold']['load']:5.1f}")
     print(f"worst: {worst[0]} inventory, {worst[1]} declared: {results[worst]['cold']['wall']:.2f} s cold")
 

@@ -45,12 +45,13 @@ class HostVarsError(ReconcilerError):
 
 class Inventory:
     def __init__(self, sources: list[str]):
-        from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader
+
+        from .inventory_check import check_sources
+        from .inventory_ini import manager_class
 
         self.sources = sources
         self.problems: list[Problem] = []
-        from .inventory_check import check_sources
 
         parsed: dict[str, Any] = {}
         checked, usable = check_sources([s for s in sources if Path(s).exists()], parsed)
@@ -58,7 +59,7 @@ class Inventory:
         # a broken group_vars file is not handed to Ansible's vars plugins (an alias bomb would hang them)
         self._broken_vars = [p for p in checked if "group_vars" in Path(p.file).parts]
         with _ansible_messages() as failures:
-            self._manager = InventoryManager(loader=loader, sources=usable)
+            self._manager = manager_class()(loader=loader, sources=usable)
         self.problems = checked + [Problem(file=src, line=line, message=msg) for src, line, msg in failures
                                    if not any(p.file == src for p in checked)]
         self.problems += [Problem(file=s, message="inventory source does not exist") for s in sources

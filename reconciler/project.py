@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import marshal
 import os
 import re
 from collections.abc import Mapping
@@ -16,11 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
-import jsonschema
 import yaml
 
 from . import cache
+from .bulk import paused_gc
 from .collectors import Registry, load_registry
 from .collectors.base import Kind
 from .errors import Problem, ProjectError
@@ -31,6 +31,7 @@ from .model import CI, SEVERITIES, Origin, Project, Settings
 from .render import Document, desired_files, line_of, read_documents, template_environment
 from .userdata import clip, may_alias, short
 from .userdata import load as load_yaml
+from .validation import schema_problems
 
 SETTINGS_FILE = "reconciler.yml"
 _LEVEL = {"enum": list(SEVERITIES)}
@@ -100,6 +101,7 @@ BASELINE_SCHEMA = {
 }
 
 
+@paused_gc()  # millions of containers built and kept: the collector's walks would find nothing to free
 def load_project(root: Path | str, facts_dir: str | None = None) -> Project:
     """The whole project, validated; raises ProjectError listing every problem found."""
     root = Path(root).resolve()
@@ -148,7 +150,7 @@ def load_settings(root: Path, problems: list[Problem]) -> Settings:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # unreadable, binary, not UTF-8, alias bomb
         problems.append(Problem(SETTINGS_FILE, f"cannot be read: {clip(str(exc))}"))
         return Settings()
-    found = [replace(p, document=None) for p in _schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
+    found = [replace(p, document=None) for p in schema_problems(SETTINGS_SCHEMA, raw, SETTINGS_FILE, text, 0)]
     problems += found
     return Settings() if found else _settings_from(raw)
 
@@ -214,8 +216,9 @@ def load_cis(root: Path, settings: Settings, inventory: Inventory, registry: Reg
     problems += found
     baselines, declared = _split(documents, problems)
     cis: dict[str, CI] = {}
+    shared: dict[tuple[Any, ...], tuple[Any, Any]] = {}
     for document in declared:
-        ci = _build_ci(document, baselines, registry.kinds, problems)
+        ci = _build_ci(document, baselines, registry.kinds, problems, shared)
         if ci is None:
             continue
         if ci.id in cis:
@@ -232,7 +235,7 @@ def _split(documents: list[Document], problems: list[Problem]) -> tuple[dict[str
     for document in documents:
         data = document.data
         if isinstance(data, dict) and "baseline" in data:
-            found = _schema_problems(BASELINE_SCHEMA, data, document.file, document.text, document.index)
+            found = schema_problems(BASELINE_SCHEMA, data, document.file, document.text, document.index)
             problems += found
             if found:
                 continue
@@ -251,9 +254,9 @@ def _split(documents: list[Document], problems: list[Problem]) -> tuple[dict[str
 
 
 def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping[str, Kind],
-              problems: list[Problem]) -> CI | None:
+              problems: list[Problem], shared: dict[tuple[Any, ...], tuple[Any, Any]]) -> CI | None:
     data = document.data
-    found = _schema_problems(CI_SCHEMA, data, document.file, document.text, document.index)
+    found = schema_problems(CI_SCHEMA, data, document.file, document.text, document.index)
     if found:
         problems += found
         return None
@@ -261,17 +264,45 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
     if kind is None:
         problems.append(_at(document, ("kind",), f"unknown kind {short(data['kind'])} (known: {', '.join(sorted(kinds))})"))
         return None
-    merged = _merge_baselines(document, baselines, problems)
-    if merged is None:
+    try:
+        layers = _layers(data, baselines, ())
+    except _BaselineError as exc:
+        problems.append(_at(document, ("extends",), str(exc)))
         return None
-    desired = copy.deepcopy(merged["desired"]) if _anchored(document.text) else _copy(merged["desired"])
     match = data.get("match") or (kind.default_match(data["ci"]) if kind.default_match else {})
-    before = len(problems)
-    problems += _schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
-                                 prefix=("desired",))
-    problems += _schema_problems(kind.match_schema, match, document.file, document.text, document.index,
-                                 prefix=("match",))
-    if len(problems) > before:
+    match_problems = schema_problems(kind.match_schema, match, document.file, document.text, document.index,
+                                     prefix=("match",))
+    built = _desired_of(document, layers, kind, problems, shared)
+    problems += match_problems
+    if built is None or match_problems:
+        return None
+    desired, expected = built
+    ignore, severity = _rules_of(layers)
+    return CI(
+        id=str(data["ci"]), kind=kind.name, desired=desired, match=match, expected=expected,
+        origin=Origin(document.file, document.index), owner=data.get("owner"), asset=data.get("asset"),
+        environment=data.get("environment"),
+        relations={k: tuple(v) for k, v in (data.get("relations") or {}).items()},
+        ignore=ignore, severity=severity, extends=tuple(_as_list(data.get("extends"))),
+    )
+
+
+def _desired_of(document: Document, layers: list[Mapping[str, Any]], kind: Kind, problems: list[Problem],
+                shared: dict[tuple[Any, ...], tuple[Any, Any]]) -> tuple[Any, Any] | None:
+    """The CI's merged, validated `desired` and its expectations. CIs stamped from one template mostly
+    declare the same: a valid result is shared by every CI of the same kind, baselines and own
+    `desired` (compared as marshal bytes: equal types and values, in order), and read-only after."""
+    key = _same_desired(kind.name, document.data)
+    if key is not None and key in shared:
+        return shared[key]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer.get("desired") or {})
+    desired = copy.deepcopy(merged) if _anchored(document.text) else _copy(merged)
+    found = schema_problems(kind.desired_schema, desired, document.file, document.text, document.index,
+                            prefix=("desired",))
+    if found:
+        problems += found
         return None
     if kind.normalise_desired:
         desired = kind.normalise_desired(desired)
@@ -280,13 +311,28 @@ def _build_ci(document: Document, baselines: dict[str, Document], kinds: Mapping
     if errors:
         problems += [_at(document, ("desired",) + error.path, str(error)) for error in errors]
         return None
-    return CI(
-        id=str(data["ci"]), kind=kind.name, desired=desired, match=match, expected=expected,
-        origin=Origin(document.file, document.index), owner=data.get("owner"), asset=data.get("asset"),
-        environment=data.get("environment"),
-        relations={k: tuple(v) for k, v in (data.get("relations") or {}).items()},
-        ignore=tuple(merged["ignore"]), severity=merged["severity"], extends=tuple(_as_list(data.get("extends"))),
-    )
+    if key is not None:
+        shared[key] = (desired, expected)
+    return desired, expected
+
+
+def _same_desired(kind: str, data: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The memo key of a CI's desired state, or None for values marshal cannot write (dates, a
+    recursive alias): those CIs are built on their own."""
+    try:
+        return kind, marshal.dumps(data.get("extends")), marshal.dumps(data.get("desired"))
+    except ValueError:
+        return None
+
+
+def _rules_of(layers: list[Mapping[str, Any]]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """ignore and severity of the baselines in `extends` order, the CI's own last."""
+    ignore: list[str] = []
+    severity: dict[str, str] = {}
+    for layer in layers:
+        ignore += layer.get("ignore") or []
+        severity = {**severity, **(layer.get("severity") or {})}
+    return tuple(ignore), severity
 
 
 @functools.lru_cache(maxsize=4)  # documents come file by file
@@ -306,21 +352,6 @@ def _copy(value: Any) -> Any:
 
 def _as_list(value: Any) -> list[Any]:
     return [] if value is None else [value] if isinstance(value, str) else list(value)
-
-
-def _merge_baselines(document: Document, baselines: dict[str, Document],
-                     problems: list[Problem]) -> dict[str, Any] | None:
-    """desired/ignore/severity of the baselines in `extends` order (recursively), the CI's own last."""
-    merged: dict[str, Any] = {"desired": {}, "ignore": [], "severity": {}}
-    try:
-        for layer in _layers(document.data, baselines, ()):
-            merged["desired"] = deep_merge(merged["desired"], layer.get("desired") or {})
-            merged["ignore"] += layer.get("ignore") or []
-            merged["severity"] = {**merged["severity"], **(layer.get("severity") or {})}
-    except _BaselineError as exc:
-        problems.append(_at(document, ("extends",), str(exc)))
-        return None
-    return merged
 
 
 class _BaselineError(Exception):
@@ -348,85 +379,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             result[key] = value
     return result
-
-
-# --- validation ---------------------------------------------------------------------------------------
-
-# Valid documents are the common case: a compiled check (fastjsonschema, ~50x faster) clears them; only a
-# document that fails it goes through jsonschema, which lists every error with its path.
-_CHECKS: dict[int, tuple[Any, Any]] = {}
-
-
-def _validators(schema: Mapping[str, Any]) -> tuple[Any, Any]:
-    key = id(schema)
-    if key not in _CHECKS:
-        _CHECKS[key] = (fastjsonschema.compile(dict(schema)), jsonschema.Draft7Validator(schema))
-    return _CHECKS[key]
-
-
-def _schema_problems(schema: Mapping[str, Any], data: Any, file: str, text: str, index: int,
-                     prefix: tuple[Any, ...] = ()) -> list[Problem]:
-    check, validator = _validators(schema)
-    try:
-        check(data)
-        return []
-    except fastjsonschema.JsonSchemaException:
-        pass
-    problems = []
-    errors = [leaf for error in validator.iter_errors(data) for leaf in _leaf_errors(error)]
-    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
-        path = prefix + tuple(error.absolute_path)
-        problems.append(Problem(file, _explain(error), line_of(text, index, path + _unknown_keys(error)[:1]),
-                                index, ".".join(map(str, path)) or None))
-    return problems
-
-
-def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
-    """For "one of these shapes" errors, the complaints of the shape that matched as far as a nested key."""
-    if error.validator == "anyOf" and error.context:
-        nested = [sub for sub in error.context if sub.relative_path]
-        if nested:
-            return [leaf for sub in nested for leaf in _leaf_errors(sub)]
-    return [error]
-
-
-def _unknown_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
-    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
-        return ()
-    known = error.schema.get("properties", {})
-    return tuple(key for key in error.instance if key not in known)
-
-
-def _explain(error: jsonschema.ValidationError) -> str:
-    """jsonschema's own messages quote the whole offending value: say it again with a short rendering."""
-    value = short(error.instance)
-    if error.validator == "additionalProperties":
-        keys = _unknown_keys(error)
-        named = ", ".join(short(k, 40) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
-        return f"unknown key(s) ({named} {'was' if len(keys) == 1 else 'were'} unexpected)"
-    if error.validator == "anyOf":
-        return f"{value} is not a valid value here (expected {_expected(error.validator_value)})"
-    if error.validator == "required":
-        return f"missing required key: {error.message.split(' ')[0]}"
-    if error.validator == "type":
-        return f"{value} is not of type {' or '.join(map(repr, _as_list(error.validator_value)))}"
-    if error.validator == "enum":
-        return f"{value} is not one of {', '.join(map(str, error.validator_value))}"
-    if error.validator == "pattern":
-        return f"{value} does not match {error.validator_value!r}"
-    return clip(error.message)
-
-
-def _expected(options: list[Mapping[str, Any]]) -> str:
-    names: list[str] = []
-    for option in options:
-        if "enum" in option:
-            names.append("one of " + ", ".join(map(str, option["enum"])))
-        elif "required" in option:
-            names.append("{" + option["required"][0] + ": ...}")
-        else:
-            names += [str(t) for t in _as_list(option.get("type"))]
-    return " or ".join(dict.fromkeys(names)) or "see the kind's schema"
 
 
 def _at(document: Document, path: tuple[Any, ...], message: str) -> Problem:

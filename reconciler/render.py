@@ -18,7 +18,8 @@ import yaml
 
 from .errors import Problem
 from .inventory import HostVarsError
-from .userdata import Loader, clip, load_all
+from .parallel_yaml import load_documents
+from .userdata import Loader, clip
 
 SUFFIXES = (".yml", ".yaml", ".yml.j2", ".yaml.j2")
 _JINJA_MARKS = ("{{", "{%", "{#")
@@ -103,7 +104,7 @@ def _template_line(exc: BaseException) -> int | None:
 
 def _parse(relative: str, text: str) -> Iterator[Document]:
     try:
-        datas = load_all(text)
+        datas = load_documents(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -66,14 +66,94 @@ class AliasBomb(yaml.YAMLError):
 
 def load_all(text: str) -> list[Any]:
     """Every document of `text`; raises yaml.YAMLError (DuplicateKeyError, AliasBomb included)."""
+    aliased = may_alias(text)
     try:
-        documents = list(yaml.load_all(text, Loader=Loader))
+        if aliased:  # shared (aliased) parts: PyYAML's constructor keeps them shared
+            documents = list(yaml.load_all(text, Loader=Loader))
+        else:
+            documents = _load_plain(text)
     except RecursionError:
         raise yaml.YAMLError("nested too deeply") from None
-    if may_alias(text):
+    if aliased:
         for document in documents:
             check_expansion(document)
     return documents
+
+
+class _PlainLoader(Loader):
+    """libyaml's parser and composer with a memo in front of PyYAML's implicit-tag resolver: a fleet's
+    documents repeat the same scalars (versions, states, names) thousands of times."""
+
+    def __init__(self, stream: str, tags: dict[tuple[str, bool], str]):
+        super().__init__(stream)
+        self._tags = tags
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit[0])
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
+_TAGS: dict[tuple[str, bool], str] = {}  # (scalar, plain?) -> resolved tag; bounded below
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_SIMPLE = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
+
+
+class _Unplain(Exception):
+    """A node the small constructor leaves to PyYAML's: merge keys, collection keys, explicit tags."""
+
+
+def _load_plain(text: str) -> list[Any]:
+    """`yaml.load_all` for documents without anchors: PyYAML's constructor spends ~5 µs a node on
+    bookkeeping that only aliases, merge keys and custom tags need. Nodes built here from plain maps,
+    sequences and the core scalar tags give the same values (the scalars through PyYAML's own
+    constructors); any other document is handed to PyYAML's constructor whole, errors included."""
+    if len(_TAGS) > 200_000:
+        _TAGS.clear()
+    loader = _PlainLoader(text, _TAGS)
+    scalars: dict[tuple[str, str], Any] = {}
+    documents = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            try:
+                documents.append(_build(node, loader, scalars))
+            except _Unplain:
+                documents.append(loader.construct_document(node))
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _build(node: Any, loader: Any, scalars: dict[tuple[str, str], Any]) -> Any:
+    tag, cls = node.tag, node.__class__
+    if tag == _STR and cls is yaml.ScalarNode:
+        return node.value
+    if tag == _MAP and cls is yaml.MappingNode:
+        pairs = node.value
+        mapping = {}
+        for key_node, value_node in pairs:
+            if key_node.__class__ is not yaml.ScalarNode or key_node.tag not in _KEY_TAGS:
+                raise _Unplain
+            mapping[_build(key_node, loader, scalars)] = _build(value_node, loader, scalars)
+        if len(mapping) != len(pairs):
+            _duplicate(pairs)
+        return mapping
+    if tag == _SEQ and cls is yaml.SequenceNode:
+        return [_build(item, loader, scalars) for item in node.value]
+    if tag in _SIMPLE and cls is yaml.ScalarNode:  # immutable values: one per text
+        key = (tag, node.value)
+        if key not in scalars:
+            scalars[key] = loader.yaml_constructors[tag](loader, node)
+        return scalars[key]
+    raise _Unplain
+
+
+_KEY_TAGS = {_STR} | _SIMPLE
 
 
 def may_alias(text: str) -> bool:

@@ -93,6 +93,48 @@ def test_baselines_are_deep_merged_in_order_and_the_ci_wins(base):
     assert ci.severity == {"packages.*": "high"}
 
 
+def test_cis_declared_alike_differ_where_their_baselines_rules_or_values_differ(base):
+    """CIs stamped from one template share their validated desired state only when kind, baselines and
+    own `desired` are the same: each keeps its own baselines, ignore and severity rules."""
+    base.write("desired/baselines/b.yml", """
+        baseline: one
+        desired: {packages: {a: present}}
+        ---
+        baseline: two
+        desired: {packages: {a: absent}}
+        severity: {"packages.*": critical}
+    """)
+    base.write("desired/fleet.yml", """
+        ci: c1
+        kind: server
+        extends: [one]
+        desired: {packages: {b: "1"}}
+        ---
+        ci: c2
+        kind: server
+        extends: [one]
+        desired: {packages: {b: "1"}}
+        ignore: ["packages.b"]
+        ---
+        ci: c3
+        kind: server
+        extends: [two]
+        desired: {packages: {b: "1"}}
+        ---
+        ci: c4
+        kind: server
+        extends: [one]
+        desired: {packages: {b: 1}}
+    """)
+    cis = {ci.id: ci for ci in load_project(base.root).cis}
+    assert cis["c1"].desired == cis["c2"].desired == {"packages": {"a": "present", "b": "1"}}
+    assert (cis["c1"].ignore, cis["c2"].ignore) == ((), ("packages.b",))
+    assert cis["c3"].desired == {"packages": {"a": "absent", "b": "1"}} and cis["c3"].severity == {"packages.*": "critical"}
+    assert cis["c4"].desired == {"packages": {"a": "present", "b": 1}}  # 1 is not "1" as declared
+    assert not cis["c3"].expected.satisfied({"packages": {"a": "1", "b": "1"}})
+    assert cis["c1"].expected.satisfied({"packages": {"a": "1", "b": "1"}})
+
+
 def test_file_modes_are_octal_strings_and_absent_files_do_not_exist(base):
     base.write("desired/web-01.yml", """
         ci: web-01

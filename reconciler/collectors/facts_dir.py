@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ..bulk import paused_gc
 from ..model import CI, Collection, FactSet, Observed, Settings, Source
 from ..userdata import clip
 from .base import Collector, Job, Target
@@ -64,6 +65,7 @@ class FactsDirCollector(Collector):
                    (directory, tuple(entries)))
 
     @classmethod
+    @paused_gc()  # a shard's decoded facts are kept: collector walks over them would find nothing to free
     def run_job(cls, job: Job) -> Collection:
         directory, entries = Path(job.payload[0]), job.payload[1]
         facts, sources, observed = {}, [], []
