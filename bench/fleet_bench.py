@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 PACKAGES = 150
+FLEET_VERSION = 1  # bump when build_project writes a different fleet: the cached ones are keyed by it
 DATACENTRES = 8
 TEMPLATE = """\
 {% for host in groups['fleet'] %}
@@ -77,6 +78,18 @@ def build_project(root: Path, hosts: int, inventory: str = "yaml", declared: int
     writer(root / "inventories", groups)
     for n, name in enumerate(names):
         _write_facts(root / "facts" / name, name, n, declared, rng.random() < drifted_share)
+
+
+def cached_project(hosts: int, inventory: str = "yaml", declared: int = 30) -> Path:
+    """The fleet of this shape, built once into /tmp and reused by later runs (100,000 hosts take minutes
+    to write). Built beside its final name and renamed, so a half-built fleet is never reused. Runs
+    write only under its `.reconciler/`, which the benchmarks remove for a cold run."""
+    root = Path(tempfile.gettempdir()) / f"reconciler-fleet-{FLEET_VERSION}-{hosts}-{inventory}-{declared}"
+    if not root.exists():
+        building = Path(tempfile.mkdtemp(prefix=root.name + ".building-", dir=root.parent))
+        build_project(building, hosts, inventory, declared)
+        building.rename(root)
+    return root
 
 
 def _address(name: str) -> str:

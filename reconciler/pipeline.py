@@ -71,7 +71,7 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
     started, today = _now(), datetime.now(UTC).date()
     cis = select_cis(project.cis, options)
     with _timed(timings, "collect"):
-        collections = collect(project, cis, options, timings)
+        collections = collect(project, cis, options, timings, register.licence_globs() if register else ())
     facts = {ci.id: _fact_set(ci, collections) for ci in cis}
     if facts_out is not None:  # plan and apply pin their steps to these facts
         facts_out.update(facts)
@@ -217,9 +217,10 @@ def select_cis(cis: Sequence[CI], options: RunOptions) -> list[CI]:
             and (options.kind is None or fnmatchcase(ci.kind, options.kind))]
 
 
-def collect(project: Project, cis: Sequence[CI], options: RunOptions,
-            timings: dict[str, float] | None = None) -> list[Collection]:
-    """Run each collector once over the CIs of the kinds it serves in this run, on this run's executor."""
+def collect(project: Project, cis: Sequence[CI], options: RunOptions, timings: dict[str, float] | None = None,
+            licence_globs: tuple[str, ...] = ()) -> list[Collection]:
+    """Run each collector once over the CIs of the kinds it serves in this run, on this run's executor.
+    `licence_globs`: the packages the register counts installations of (collectors keep them)."""
     registry: Registry = project.registry
     by_collector: dict[type[Collector], list[CI]] = {}
     unserved: list[CI] = []
@@ -230,21 +231,22 @@ def collect(project: Project, cis: Sequence[CI], options: RunOptions,
     for ci in cis:
         collector = registry.collector_for(ci.kind, project.settings)
         (by_collector.setdefault(collector, []) if collector else unserved).append(ci)
+    timings = timings if timings is not None else {}
     with open_executor(options.executor or project.settings.raw.get("executor")) as executor:
-        collections = [replace(_collect_one(project, collector, group, options, executor,
-                                            timings if timings is not None else {}), collector=collector.name)
-                       for collector, group in by_collector.items()]
+        collections = [replace(_collect_one(project, collector, group,
+                                            _collect_options(collector, options, licence_globs), executor, timings),
+                               collector=collector.name) for collector, group in by_collector.items()]
     return collections + [_unserved(unserved)] if unserved else collections
 
 
-def _collect_one(project: Project, collector: type[Collector], group: list[CI], options: RunOptions,
+def _collect_one(project: Project, collector: type[Collector], group: list[CI], options: CollectOptions,
                  executor: Executor, timings: dict[str, float]) -> Collection:
     """The collector boundary: a collector that breaks on what it was given (a plugin's bug, raw data of
     a shape nobody expected) makes its own CIs `unknown` and its scope failed — not the whole run's end.
     Configuration errors (CollectorError) still stop the run: nothing could be collected as asked.
     Collectors split into jobs run them on the executor (unless it is in-process); the rest run here."""
     try:
-        instance = collector(project, _collect_options(collector, options))
+        instance = collector(project, options)
         jobs = None if executor.in_process else instance.prepare(group)
         if jobs is None:
             return instance.collect(group)
@@ -262,10 +264,11 @@ def _collect_one(project: Project, collector: type[Collector], group: list[CI], 
                           sources=(Source(collector.name, "*", "failed", error),))
 
 
-def _collect_options(collector: type[Collector], options: RunOptions) -> CollectOptions:
+def _collect_options(collector: type[Collector], options: RunOptions,
+                     licence_globs: tuple[str, ...]) -> CollectOptions:
     kinds = [k.name for k in collector.kinds if options.kind is None or fnmatchcase(k.name, options.kind)]
     return CollectOptions(facts_dir=options.facts_dir, progress=options.progress,
-                          extra={"kinds": kinds} if options.kind else {})
+                          extra={"kinds": kinds} if options.kind else {}, licence_globs=licence_globs)
 
 
 def _unserved(cis: list[CI]) -> Collection:

@@ -270,6 +270,13 @@ class Register:
         with self.reading() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    def licence_globs(self) -> tuple[str, ...]:
+        """The package globs of licence assets with seats: collectors keep the packages these match."""
+        a = t.assets.c
+        query = sa.select(a.licence_product).distinct().where(a.licence_product.is_not(None), a.seats.is_not(None))
+        with self.reading() as conn:
+            return tuple(sorted(row[0] for row in conn.execute(query)))
+
     def waivers(self, today: date) -> list[dict[str, Any]]:
         """Waivers still in force on `today` (until is inclusive): ci, path (glob), reason, by, until."""
         return self.rows(t.waivers, t.waivers.c.until >= today, order=[t.waivers.c.id])
