@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
+from .bulk import settled_heap
 from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry, builtin_identifiers
 from .collectors.base import CollectOptions, Collector, Progress
@@ -44,7 +45,7 @@ from .register.recording import Recorded, record_run
 from .register.store import Register
 from .relations import impact, relation_edges
 from .report.causes import find_causes, path_text
-from .report.json import report_dict
+from .report.json import build_report
 from .report.money import identity_key, money_at_stake, prices_from
 from .userdata import clip
 
@@ -67,11 +68,18 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
         record: bool = True, facts_out: dict[str, FactSet] | None = None) -> RunResult:
     """One reconcile run. With a register, findings are classified against it and (if `record`) the run
     is recorded in it, in one transaction; without one, against an empty register."""
+    with settled_heap() as settle:
+        return _run(project, options, register, record, facts_out, settle)
+
+
+def _run(project: Project, options: RunOptions, register: Register | None, record: bool,
+         facts_out: dict[str, FactSet] | None, settle: Callable[[], None]) -> RunResult:
     timings: dict[str, float] = {}
     started, today = _now(), datetime.now(UTC).date()
     cis = select_cis(project.cis, options)
     with _timed(timings, "collect"):
         collections = collect(project, cis, options, timings, register.licence_globs() if register else ())
+    settle()  # the facts live until the run ends
     facts = {ci.id: _fact_set(ci, collections) for ci in cis}
     if facts_out is not None:  # plan and apply pin their steps to these facts
         facts_out.update(facts)
@@ -138,6 +146,7 @@ def _notify(register: Register, result: RunResult, recorded: Recorded, urls: Seq
     if has_changes(result.changes):
         deliveries = send(urls, title(result.changes, result.id), body(result.changes))
     result.sources += [Source("notify", d.url, "failed", d.error) for d in deliveries if not d.ok]
+    result.report = None  # its sources and stats changed: the report is built again for rendering
     result.stats["notify"] = {"changes": sum(map(len, result.changes.values())),
                               "sent": sum(d.ok for d in deliveries), "failed": sum(not d.ok for d in deliveries)}
 
@@ -189,7 +198,7 @@ def _scanned_kinds(project: Project, options: RunOptions) -> frozenset[str]:
 def untracked_only(result: RunResult, fail_on: str) -> RunResult:
     """The same run, reduced to the resources nobody declared or registered."""
     items = [item for item in result.items if "untracked" in item.flags]
-    reduced = replace(result, items=items)
+    reduced = replace(result, items=items, report=None)
     reduced.exit_code = exit_code(items, fail_on) if items else (3 if _failed(result) else 0)
     return reduced
 
@@ -200,8 +209,9 @@ def _failed(result: RunResult) -> bool:
 
 def _record(register: Register, result: RunResult, found: Classification, facts: dict[str, FactSet],
             partial: bool) -> Recorded:
+    result.report = build_report(result)  # built once: recorded here, rendered by the CLI
     return record_run(register, result, observed=found.observed, facts=facts, links=found.links,
-               unevaluated=found.unevaluated, partial=partial, report=report_dict(result))
+                      unevaluated=found.unevaluated, partial=partial, report=result.report)
 
 
 def _selected(item: Item, options: RunOptions) -> bool:

@@ -19,7 +19,8 @@ import fnmatch
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,7 @@ class Kept:
     """One host's kept names: raw setup facts are cut down before normalising (the cost is per package),
     our own module's vocabulary after it."""
 
-    def __init__(self, keep: Keep, licensed: Callable[[str], bool]):
+    def __init__(self, keep: Keep, licensed: Licensed):
         self.packages, self.services = keep
         self.licensed = licensed
 
@@ -197,22 +198,18 @@ class Kept:
         return facts
 
     def _packages(self, packages: dict[str, Any]) -> dict[str, Any]:
-        kept, wanted, licensed = {}, self.packages, self.licensed
-        for name, entries in packages.items():
-            if name in wanted or licensed(name):
-                kept[name] = entries
-            elif not _records(entries):
-                return packages  # malformed: normalising reports it, as for a declared package
-        return kept
+        if not _all_of(packages.values(), list) or not _all_of(chain.from_iterable(packages.values()), dict):
+            return packages  # an odd shape: normalising all of it reports it, as it did before
+        wanted, licensed = self.packages, self.licensed
+        if licensed.match is None:
+            return {name: entries for name, entries in packages.items() if name in wanted}
+        return {name: entries for name, entries in packages.items() if name in wanted or licensed(name)}
 
     def _services(self, services: dict[str, Any]) -> dict[str, Any]:
-        kept, wanted = {}, self.services
-        for unit, info in services.items():
-            if str(unit).removesuffix(".service") in wanted:
-                kept[unit] = info
-            elif not isinstance(info, dict):
-                return services
-        return kept
+        if not _all_of(services.values(), dict):
+            return services
+        wanted = self.services
+        return {unit: info for unit, info in services.items() if unit.removesuffix(".service") in wanted}
 
     def normalised(self, facts: dict[str, Any]) -> dict[str, Any]:
         packages, services = facts.get("packages"), facts.get("services")
@@ -224,11 +221,9 @@ class Kept:
         return facts
 
 
-def _records(entries: Any) -> bool:
-    """package_facts' shape: a list of records (one, nearly always)."""
-    if entries.__class__ is not list:
-        return False
-    return (len(entries) == 1 and entries[0].__class__ is dict) or all(isinstance(e, dict) for e in entries)
+def _all_of(values: Iterable[Any], kind: type) -> bool:
+    """Whether every value is exactly of `kind` (what JSON decoding gives), in one pass in C."""
+    return set(map(type, values)) <= {kind}
 
 
 def _check_setup_shape(facts: Mapping[str, Any]) -> None:

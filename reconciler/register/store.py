@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Self, cast
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
@@ -135,8 +136,26 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _orjson_default(value: Any) -> Any:
+    # json.dumps writes a tuple subclass (a drift path) as an array; orjson hands it here
+    return list(value) if isinstance(value, tuple) else plain(value)
+
+
+def dumps_bytes(value: Any) -> bytes:
+    """The register's JSON (columns, stored reports): compact, values as `plain` makes them. Through
+    orjson (~10x the json module's speed on a fleet's facts and report); what orjson refuses (integers
+    beyond 64 bits, lone surrogates) goes through the json module as before."""
+    try:
+        return orjson.dumps(value, default=_orjson_default, option=_ORJSON)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=plain, separators=(",", ":")).encode()
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=plain, separators=(",", ":"))
+    return dumps_bytes(value).decode()
 
 
 def _engine(url: URL, timeout: float) -> Engine:
