@@ -99,9 +99,10 @@ def test_a_ci_whose_host_is_not_in_the_inventory_is_unknown(cli, web):
 
 def test_a_licence_counts_installations_of_packages_no_ci_declares(cli, web, tmp_path):
     """Only declared packages are kept per host, except those a licence in the register counts: bash is
-    declared nowhere, installed on web-01 (a CI) and web-02 (no CI), and its licence has one seat."""
+    declared nowhere, installed on web-01 (a CI, setup facts) and web-02 (no CI, our fact module's
+    facts), and its licence has one seat."""
     web.facts("web-01", SETUP)
-    web.facts("web-02", {**SETUP, "ansible_hostname": "web-02", "ansible_product_serial": "XYZ789"})
+    web.facts("web-02", {"reconciler_facts": {"hostname": "web-02", "packages": {"bash": "5.2.15-2", "nginx": "1.22.1-9"}}})
     assets = tmp_path / "assets.csv"
     assets.write_text("Asset Tag,Name,Category,Owner,Status,Licence Product,Seats\n"
                       "LIC-1,GNU shells,software_licence,team-web,deployed,BASH*,1\n"
