@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
+from .bulk import settled_heap
 from .classify import Classification, ClassifySettings, classify
 from .collectors import Registry, builtin_identifiers
 from .collectors.base import CollectOptions, Collector, Progress
@@ -44,7 +45,7 @@ from .register.recording import Recorded, record_run
 from .register.store import Register
 from .relations import impact, relation_edges
 from .report.causes import find_causes, path_text
-from .report.json import report_dict
+from .report.json import build_report
 from .report.money import identity_key, money_at_stake, prices_from
 from .userdata import clip
 
@@ -67,11 +68,18 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
         record: bool = True, facts_out: dict[str, FactSet] | None = None) -> RunResult:
     """One reconcile run. With a register, findings are classified against it and (if `record`) the run
     is recorded in it, in one transaction; without one, against an empty register."""
+    with settled_heap() as settle:
+        return _run(project, options, register, record, facts_out, settle)
+
+
+def _run(project: Project, options: RunOptions, register: Register | None, record: bool,
+         facts_out: dict[str, FactSet] | None, settle: Callable[[], None]) -> RunResult:
     timings: dict[str, float] = {}
     started, today = _now(), datetime.now(UTC).date()
     cis = select_cis(project.cis, options)
     with _timed(timings, "collect"):
-        collections = collect(project, cis, options, timings)
+        collections = collect(project, cis, options, timings, register.licence_globs() if register else ())
+    settle()  # the facts live until the run ends
     facts = {ci.id: _fact_set(ci, collections) for ci in cis}
     if facts_out is not None:  # plan and apply pin their steps to these facts
         facts_out.update(facts)
@@ -82,6 +90,7 @@ def run(project: Project, options: RunOptions = RunOptions(), register: Register
         observed = [seen for collection in collections for seen in collection.observed]
         found = classify(items, observed, _sources(collections), snapshot,
                          _classify_settings(project, today, options), facts)
+    del items  # classify made its own: on 100,000 CIs the diff's items are ~100 MB
     result = _result(started, collections, found, options, timings)
     with _timed(timings, "causes"):
         first_seen = drift_first_seen(register, result.items, path_text) if register else {}
@@ -138,6 +147,7 @@ def _notify(register: Register, result: RunResult, recorded: Recorded, urls: Seq
     if has_changes(result.changes):
         deliveries = send(urls, title(result.changes, result.id), body(result.changes))
     result.sources += [Source("notify", d.url, "failed", d.error) for d in deliveries if not d.ok]
+    result.report = None  # its sources and stats changed: the report is built again for rendering
     result.stats["notify"] = {"changes": sum(map(len, result.changes.values())),
                               "sent": sum(d.ok for d in deliveries), "failed": sum(not d.ok for d in deliveries)}
 
@@ -189,7 +199,7 @@ def _scanned_kinds(project: Project, options: RunOptions) -> frozenset[str]:
 def untracked_only(result: RunResult, fail_on: str) -> RunResult:
     """The same run, reduced to the resources nobody declared or registered."""
     items = [item for item in result.items if "untracked" in item.flags]
-    reduced = replace(result, items=items)
+    reduced = replace(result, items=items, report=None)
     reduced.exit_code = exit_code(items, fail_on) if items else (3 if _failed(result) else 0)
     return reduced
 
@@ -200,8 +210,9 @@ def _failed(result: RunResult) -> bool:
 
 def _record(register: Register, result: RunResult, found: Classification, facts: dict[str, FactSet],
             partial: bool) -> Recorded:
+    result.report = build_report(result)  # built once: recorded here, rendered by the CLI
     return record_run(register, result, observed=found.observed, facts=facts, links=found.links,
-               unevaluated=found.unevaluated, partial=partial, report=report_dict(result))
+                      unevaluated=found.unevaluated, partial=partial, report=result.report)
 
 
 def _selected(item: Item, options: RunOptions) -> bool:
@@ -217,9 +228,10 @@ def select_cis(cis: Sequence[CI], options: RunOptions) -> list[CI]:
             and (options.kind is None or fnmatchcase(ci.kind, options.kind))]
 
 
-def collect(project: Project, cis: Sequence[CI], options: RunOptions,
-            timings: dict[str, float] | None = None) -> list[Collection]:
-    """Run each collector once over the CIs of the kinds it serves in this run, on this run's executor."""
+def collect(project: Project, cis: Sequence[CI], options: RunOptions, timings: dict[str, float] | None = None,
+            licence_globs: tuple[str, ...] = ()) -> list[Collection]:
+    """Run each collector once over the CIs of the kinds it serves in this run, on this run's executor.
+    `licence_globs`: the packages the register counts installations of (collectors keep them)."""
     registry: Registry = project.registry
     by_collector: dict[type[Collector], list[CI]] = {}
     unserved: list[CI] = []
@@ -230,21 +242,22 @@ def collect(project: Project, cis: Sequence[CI], options: RunOptions,
     for ci in cis:
         collector = registry.collector_for(ci.kind, project.settings)
         (by_collector.setdefault(collector, []) if collector else unserved).append(ci)
+    timings = timings if timings is not None else {}
     with open_executor(options.executor or project.settings.raw.get("executor")) as executor:
-        collections = [replace(_collect_one(project, collector, group, options, executor,
-                                            timings if timings is not None else {}), collector=collector.name)
-                       for collector, group in by_collector.items()]
+        collections = [replace(_collect_one(project, collector, group,
+                                            _collect_options(collector, options, licence_globs), executor, timings),
+                               collector=collector.name) for collector, group in by_collector.items()]
     return collections + [_unserved(unserved)] if unserved else collections
 
 
-def _collect_one(project: Project, collector: type[Collector], group: list[CI], options: RunOptions,
+def _collect_one(project: Project, collector: type[Collector], group: list[CI], options: CollectOptions,
                  executor: Executor, timings: dict[str, float]) -> Collection:
     """The collector boundary: a collector that breaks on what it was given (a plugin's bug, raw data of
     a shape nobody expected) makes its own CIs `unknown` and its scope failed — not the whole run's end.
     Configuration errors (CollectorError) still stop the run: nothing could be collected as asked.
     Collectors split into jobs run them on the executor (unless it is in-process); the rest run here."""
     try:
-        instance = collector(project, _collect_options(collector, options))
+        instance = collector(project, options)
         jobs = None if executor.in_process else instance.prepare(group)
         if jobs is None:
             return instance.collect(group)
@@ -262,10 +275,11 @@ def _collect_one(project: Project, collector: type[Collector], group: list[CI], 
                           sources=(Source(collector.name, "*", "failed", error),))
 
 
-def _collect_options(collector: type[Collector], options: RunOptions) -> CollectOptions:
+def _collect_options(collector: type[Collector], options: RunOptions,
+                     licence_globs: tuple[str, ...]) -> CollectOptions:
     kinds = [k.name for k in collector.kinds if options.kind is None or fnmatchcase(k.name, options.kind)]
     return CollectOptions(facts_dir=options.facts_dir, progress=options.progress,
-                          extra={"kinds": kinds} if options.kind else {})
+                          extra={"kinds": kinds} if options.kind else {}, licence_globs=licence_globs)
 
 
 def _unserved(cis: list[CI]) -> Collection:

@@ -42,10 +42,15 @@ def mask(text: str) -> str:
     return text
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def redact(value: Any) -> Any:
     """A copy of `value` with the value of every secret-looking key replaced by '***'."""
     if isinstance(value, Mapping):
-        return {k: REDACTED if isinstance(k, str) and _secret(k) else redact(v) for k, v in value.items()}
+        # scalars are taken as they are, without a call each (most of a host's facts are strings)
+        return {k: REDACTED if isinstance(k, str) and _secret(k) else v if v.__class__ in _SCALARS else redact(v)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value

@@ -95,3 +95,22 @@ def test_a_ci_whose_host_is_not_in_the_inventory_is_unknown(cli, web):
     items = {i["ci"]: i for i in run_json(cli, web).json()["items"]}
     assert items["ghost"]["status"] == "unknown" and "not in the inventory" in items["ghost"]["error"]
     assert items["web-01"]["status"] == "in_sync"
+
+
+def test_a_licence_counts_installations_of_packages_no_ci_declares(cli, web, tmp_path):
+    """Only declared packages are kept per host, except those a licence in the register counts: bash is
+    declared nowhere, installed on web-01 (a CI, setup facts) and web-02 (no CI, our fact module's
+    facts), and its licence has one seat."""
+    web.facts("web-01", SETUP)
+    web.facts("web-02", {"reconciler_facts": {"hostname": "web-02", "packages": {"bash": "5.2.15-2", "nginx": "1.22.1-9"}}})
+    assets = tmp_path / "assets.csv"
+    assets.write_text("Asset Tag,Name,Category,Owner,Status,Licence Product,Seats\n"
+                      "LIC-1,GNU shells,software_licence,team-web,deployed,BASH*,1\n"
+                      "LIC-2,web servers,software_licence,team-web,deployed,nginx,2\n")
+    assert cli("--project", str(web.root), "register", "import", str(assets)).code == 0
+    # (the local executor runs the same jobs as the others; a process pool here would start the test
+    # session's forkserver with this test's environment, before the AWS tests set theirs)
+    items = {i["asset"]: i for i in run_json(cli, web).json()["items"] if i["asset"]}
+    assert items["LIC-1"]["flags"] == ["licence_over"]
+    assert items["LIC-1"]["identity"] == {"licence_product": "BASH*", "installations": 2, "seats": 1}
+    assert "LIC-2" not in items  # nginx, declared: two installations, two seats, nothing to report

@@ -72,6 +72,9 @@ class CollectOptions:
     facts_dir: str | None = None
     progress: Progress = field(default_factory=Progress)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Package-name globs whose installations the register counts (licence assets): a collector that
+    # drops the packages no CI declares keeps those matching one of these (case-insensitive).
+    licence_globs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

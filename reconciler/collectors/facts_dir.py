@@ -5,14 +5,22 @@ In: a directory with one JSON file per inventory host, named by its inventory ho
 2.19: `{"__payload__": "<json>"}` in a file prefixed `s<N>_`). Out: the server vocabulary (server.py).
 A host without a file, a file that does not parse, a `--tree` result that says the host was unreachable,
 or facts lacking a section some CI declares make that host's CIs `unknown`, never in sync.
+
+Only the packages and services some CI of the host declares are normalised and kept (a host lists ~150
+packages and as many units; CIs declare a few), plus the packages a licence in the register counts
+(`CollectOptions.licence_globs`): what the diff, classification and register see is the same, at a
+fraction of the memory a 100,000-host run holds. The sections themselves stay, so "facts lacking a
+declared section" reads as before, and a malformed record is reported whether declared or not.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +34,9 @@ from .server import SERVER, normalise_setup_facts
 from .vocabulary import ShapeError, vocabulary
 
 _CACHE_PREFIX = re.compile(r"^s\d+_")
+Names = frozenset[str]
+Keep = tuple[Names, Names]  # package names, service names a host's CIs declare
+NOTHING: Keep = (frozenset(), frozenset())
 SHARD_SIZE = 500  # hosts per job: big enough that a job outweighs its scheduling, small enough to spread
 
 
@@ -49,29 +60,30 @@ class FactsDirCollector(Collector):
         for ci in cis:
             by_host.setdefault(str(ci.match.get("host", ci.id)), []).append(ci)
         known = self.project.inventory.host_names
-        entries = [(host, files.get(host), host in known, tuple((ci.id, tuple(ci.desired)) for ci in group))
-                   for host, group in by_host.items()]
+        shared: dict[Keep, Keep] = {}  # hosts stamped from one template share one pair (pickled once a job)
+        entries = [(host, files.get(host), host in known, tuple((ci.id, tuple(ci.desired)) for ci in group),
+                    _declared(group, shared)) for host, group in by_host.items()]
         # facts but no CI: observed, so it can be untracked
-        entries += [(host, files[host], True, ()) for host in self.project.inventory.hosts
+        entries += [(host, files[host], True, (), NOTHING) for host in self.project.inventory.hosts
                     if host not in by_host and host in files]
         size = int(self.options.extra.get("shard_size") or SHARD_SIZE)
         return [self._job(str(directory), entries[start:start + size])
                 for start in range(0, len(entries), size)]
 
     def _job(self, directory: str, entries: list[tuple]) -> Job:
-        targets = tuple(Target(ci, host, {"host": host}) for host, _, _, cis in entries for ci, _ in cis)
+        targets = tuple(Target(ci, host, {"host": host}) for host, _, _, cis, _ in entries for ci, _ in cis)
         hosts = tuple(host for host, *_ in entries)
         return Job(self.name, f"facts of {hosts[0]} .. {hosts[-1]} ({len(hosts)} hosts)", targets, hosts,
-                   (directory, tuple(entries)))
+                   (directory, tuple(entries), tuple(self.options.licence_globs)))
 
     @classmethod
     @paused_gc()  # a shard's decoded facts are kept: collector walks over them would find nothing to free
     def run_job(cls, job: Job) -> Collection:
-        directory, entries = Path(job.payload[0]), job.payload[1]
+        directory, entries, licensed = Path(job.payload[0]), job.payload[1], Licensed(job.payload[2])
         facts, sources, observed = {}, [], []
-        for host, name, known, host_cis in entries:
+        for host, name, known, host_cis, keep in entries:
             files = {host: name} if name else {}
-            found, error = cls._host_facts(host, files, directory, known)
+            found, error = cls._host_facts(host, files, directory, known, Kept(keep, licensed))
             sources.append(Source(cls.name, host, "failed" if error else "ok", error))
             if found is not None:
                 observed.append(Observed("server", _identity(host, found), found, source=host,
@@ -85,15 +97,15 @@ class FactsDirCollector(Collector):
         return directory if directory.is_absolute() else self.project.root / directory
 
     @staticmethod
-    def _host_facts(host: str, files: Mapping[str, str], directory: Path,
-                    known: bool) -> tuple[dict | None, str | None]:
+    def _host_facts(host: str, files: Mapping[str, str], directory: Path, known: bool,
+                    kept: Kept | None = None) -> tuple[dict | None, str | None]:
         if not known:
             return None, f"host '{host}' is not in the inventory"
         if host not in files:
             return None, f"no facts file for '{host}' in {directory}"
         try:
             with open(directory / files[host], "rb") as handle:
-                return read_facts(decode_json(handle.read())), None
+                return read_facts(decode_json(handle.read()), kept), None
         except FactsError as exc:
             return None, f"{directory / files[host]}: {exc}"
         except (OSError, ValueError) as exc:
@@ -118,8 +130,8 @@ class FactsError(Exception):
     """A facts file that parses but reports a failed or unreachable host."""
 
 
-def read_facts(document: Any) -> dict[str, Any]:
-    """Any of the accepted file shapes -> the server vocabulary."""
+def read_facts(document: Any, kept: Kept | None = None) -> dict[str, Any]:
+    """Any of the accepted file shapes -> the server vocabulary (with `kept`: only its names)."""
     if not isinstance(document, dict):
         raise ValueError("expected a JSON object")  # noqa: TRY004 -- read as "malformed facts", not a bug
     if "__payload__" in document:  # ansible-core 2.19 jsonfile cache
@@ -132,15 +144,88 @@ def read_facts(document: Any) -> dict[str, Any]:
         state = "unreachable" if document.get("unreachable") else "failed"
         raise FactsError(f"the host was {state} when these facts were gathered: {document.get('msg', '')}".strip())
     if "reconciler_facts" in document:  # our own fact module's result: kept only as far as it is vocabulary
-        return vocabulary(document["reconciler_facts"])
+        found = vocabulary(document["reconciler_facts"])
+        return kept.normalised(found) if kept else found
     facts = document.get("ansible_facts", document)
     if not isinstance(facts, dict):
         raise ShapeError(f"ansible_facts must be an object, not {type(facts).__name__}")
     try:
-        return normalise_setup_facts(facts)
+        return normalise_setup_facts(kept.raw(facts) if kept else facts)
     except (AttributeError, TypeError) as exc:  # only then look closer: the good path stays one pass
         _check_setup_shape(facts)
         raise ShapeError(f"facts not of the shape setup/package_facts/service_facts write: {exc}") from None
+
+
+# --- what of a host's facts is kept ---------------------------------------------------------------
+
+def _declared(cis: Sequence[CI], shared: dict[Keep, Keep]) -> Keep:
+    """The package and service names the host's CIs declare (one shared pair per distinct value)."""
+    keep = tuple(frozenset(name for ci in cis if isinstance(ci.desired.get(section), Mapping)
+                           for name in ci.desired[section]) for section in ("packages", "services"))
+    return shared.setdefault(keep, keep)  # type: ignore[arg-type]
+
+
+class Licensed:
+    """Whether a package name matches a licence glob the way classify counts installations (lower-cased
+    fnmatch); one answer per name and job: the same names come back on every host."""
+
+    def __init__(self, globs: Sequence[str]):
+        pattern = "|".join(fnmatch.translate(str(glob).lower()) for glob in globs)
+        self.match = re.compile(pattern).match if globs else None
+        self.known: dict[str, bool] = {}
+
+    def __call__(self, name: str) -> bool:
+        if self.match is None:
+            return False
+        hit = self.known.get(name)
+        if hit is None:
+            hit = self.known[name] = self.match(str(name).lower()) is not None
+        return hit
+
+
+class Kept:
+    """One host's kept names: raw setup facts are cut down before normalising (the cost is per package),
+    our own module's vocabulary after it."""
+
+    def __init__(self, keep: Keep, licensed: Licensed):
+        self.packages, self.services = keep
+        self.licensed = licensed
+
+    def raw(self, facts: dict[str, Any]) -> dict[str, Any]:
+        packages, services = facts.get("packages"), facts.get("services")
+        if isinstance(packages, dict):
+            facts = {**facts, "packages": self._packages(packages)}
+        if isinstance(services, dict):
+            facts = {**facts, "services": self._services(services)}
+        return facts
+
+    def _packages(self, packages: dict[str, Any]) -> dict[str, Any]:
+        if not _all_of(packages.values(), list) or not _all_of(chain.from_iterable(packages.values()), dict):
+            return packages  # an odd shape: normalising all of it reports it, as it did before
+        wanted, licensed = self.packages, self.licensed
+        if licensed.match is None:
+            return {name: entries for name, entries in packages.items() if name in wanted}
+        return {name: entries for name, entries in packages.items() if name in wanted or licensed(name)}
+
+    def _services(self, services: dict[str, Any]) -> dict[str, Any]:
+        if not _all_of(services.values(), dict):
+            return services
+        wanted = self.services
+        return {unit: info for unit, info in services.items() if unit.removesuffix(".service") in wanted}
+
+    def normalised(self, facts: dict[str, Any]) -> dict[str, Any]:
+        packages, services = facts.get("packages"), facts.get("services")
+        if isinstance(packages, dict):
+            facts["packages"] = {name: version for name, version in packages.items()
+                                 if name in self.packages or self.licensed(name)}
+        if isinstance(services, dict):
+            facts["services"] = {name: state for name, state in services.items() if name in self.services}
+        return facts
+
+
+def _all_of(values: Iterable[Any], kind: type) -> bool:
+    """Whether every value is exactly of `kind` (what JSON decoding gives), in one pass in C."""
+    return set(map(type, values)) <= {kind}
 
 
 def _check_setup_shape(facts: Mapping[str, Any]) -> None:

@@ -27,7 +27,7 @@ from . import schema as t
 from .assets import Link, json_value
 from .identify import content_hash, resource_key
 from .rows import insert_rows
-from .store import Register, dumps, now
+from .store import Register, dumps, dumps_bytes, now
 
 
 @dataclass
@@ -106,13 +106,14 @@ def _plain(value: Any) -> Any:
 
 def _insert_run(conn: Connection, run: RunResult, report: Mapping[str, Any] | None) -> None:
     body = report if report is not None else {"items": run.items, "coverage": run.coverage}
-    blob = zlib.compress(dumps(body).encode(), 6)
+    blob = zlib.compress(dumps_bytes(body), 6)
     summary = {"items": len(run.items), "coverage": run.coverage, "stats": _plain(run.stats),
                "counts": {k: v for k, v in (report or {}).get("summary", {}).items() if k != "coverage"}}
+    sources = report["run"]["sources"] if report is not None else _plain(run.sources)  # plain already
     conn.execute(t.runs.insert().values(
         id=run.id, started_at=_when(run.started_at), finished_at=_when(run.finished_at),
         exit_code=run.exit_code, summary=json.loads(json.dumps(summary, default=str)),
-        sources=_plain(run.sources), report=blob))
+        sources=sources, report=blob))
 
 
 def _when(text: str) -> datetime:

@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Self, cast
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
@@ -135,8 +136,26 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _orjson_default(value: Any) -> Any:
+    # json.dumps writes a tuple subclass (a drift path) as an array; orjson hands it here
+    return list(value) if isinstance(value, tuple) else plain(value)
+
+
+def dumps_bytes(value: Any) -> bytes:
+    """The register's JSON (columns, stored reports): compact, values as `plain` makes them. Through
+    orjson (~10x the json module's speed on a fleet's facts and report); what orjson refuses (integers
+    beyond 64 bits, lone surrogates) goes through the json module as before."""
+    try:
+        return orjson.dumps(value, default=_orjson_default, option=_ORJSON)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=plain, separators=(",", ":")).encode()
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=plain, separators=(",", ":"))
+    return dumps_bytes(value).decode()
 
 
 def _engine(url: URL, timeout: float) -> Engine:
@@ -269,6 +288,13 @@ class Register:
         query = sa.select(table).where(*where).order_by(*order).limit(limit)
         with self.reading() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def licence_globs(self) -> tuple[str, ...]:
+        """The package globs of licence assets with seats: collectors keep the packages these match."""
+        a = t.assets.c
+        query = sa.select(a.licence_product).distinct().where(a.licence_product.is_not(None), a.seats.is_not(None))
+        with self.reading() as conn:
+            return tuple(sorted(row[0] for row in conn.execute(query)))
 
     def waivers(self, today: date) -> list[dict[str, Any]]:
         """Waivers still in force on `today` (until is inclusive): ci, path (glob), reason, by, until."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -16,9 +15,14 @@ SCHEMA = "reconciler.report/v1"
 
 
 def report_dict(result: RunResult) -> dict[str, Any]:
+    """The report of `result`: the one built when the run was recorded, else built now."""
+    return result.report if result.report is not None else build_report(result)
+
+
+def build_report(result: RunResult) -> dict[str, Any]:
     run: dict[str, Any] = {
         "id": result.id, "started_at": result.started_at, "finished_at": result.finished_at,
-        "exit_code": result.exit_code, "sources": [asdict(source) for source in result.sources],
+        "exit_code": result.exit_code, "sources": [source_dict(source) for source in result.sources],
     }
     if result.fail_on:
         run["fail_on"] = result.fail_on
@@ -31,6 +35,11 @@ def report_dict(result: RunResult) -> dict[str, Any]:
     if result.impact:
         report["impact"] = result.impact
     return report
+
+
+def source_dict(source: Source) -> dict[str, Any]:
+    # asdict() copies each value deeply: a tenth of a second per 10,000 hosts for four plain fields
+    return {"collector": source.collector, "scope": source.scope, "status": source.status, "error": source.error}
 
 
 def summary(result: RunResult) -> dict[str, Any]:
