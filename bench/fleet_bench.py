@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 PACKAGES = 150
-FLEET_VERSION = 2  # bump when build_project writes a different fleet: the cached ones are keyed by it
+FLEET_VERSION = 1  # bump when build_project writes a different fleet: the cached ones are keyed by it
 DATACENTRES = 8
 TEMPLATE = """\
 {% for host in groups['fleet'] %}
