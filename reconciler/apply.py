@@ -332,7 +332,9 @@ def _verify(
     outcome: ApplyResult,
 ) -> None:
     cloud = [ci for ci in cis if ci.kind != "server" and any(s["ci"] == ci.id for s in steps)]
-    facts = {**server_facts, **collect(project, cloud)}
+    # a host stopped before the run's closing fact task (--stop-on-error) is re-collected on its own
+    lost = [ci for ci in cis if ci.id in server_facts and not server_facts[ci.id].ok]
+    facts = {**server_facts, **collect(project, cloud + lost)}
     items = {
         item.ci: item for item in pipeline.diff_cis(project, [c for c in cis if c.id in facts], facts, [])
     }
