@@ -7,7 +7,9 @@ a temp dir) and a stopped service (a harmless SysV init script whose state is a 
 Every repetition starts from the same drift. Prints medians of the wall times, the worst repetition, where
 apply's time goes (from its own stage timings) and the load average.
 
-    python bench/apply_bench.py [--hosts 20] [--repeat 3] [--forks 25]
+    python bench/apply_bench.py [--hosts 20] [--repeat 3] [--forks 25] [--drifts 5|1]
+
+`--drifts 1`: only one file mode drifted per host (the other four items in sync), the peer fixing that one.
 """
 
 from __future__ import annotations
@@ -50,22 +52,32 @@ PEER = """- hosts: all
     - {name: service, ansible.builtin.service: {name: "{{ bench_service }}", state: started}}
 """
 
+PEER_ONE = """- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: mode, ansible.builtin.file: {path: "{{ conf_files[0] }}", mode: "0600"}}
+"""
+
 
 def host_dir(root: Path, i: int) -> Path:
     return root / "hosts" / f"h{i:02d}"
 
 
-def reset(root: Path, hosts: int) -> None:
-    """Every host back to the same 5 drifted items."""
+def reset(root: Path, hosts: int, drifts: int = 5) -> None:
+    """Every host back to the same 5 drifted items (or 1: a.conf's mode, the rest in sync)."""
     for i in range(hosts):
         d = host_dir(root, i)
         (d / "sys" / "vm").mkdir(parents=True, exist_ok=True)
         for name in ("a.conf", "b.conf"):
-            (d / name).write_text("Port 22\n")
-            (d / name).chmod(0o644)
-        (d / "sys" / "vm" / "swappiness").write_text("60\n")
+            (d / name).write_text("Port 22\n" if drifts > 1 else "Port 22\nPermitRootLogin no\n")
+            (d / name).chmod(0o644 if drifts > 1 or name == "a.conf" else 0o600)
+        (d / "sys" / "vm" / "swappiness").write_text("60\n" if drifts > 1 else "10\n")
         shutil.rmtree(d / "sysctl.d", ignore_errors=True)
         (d / "service.running").unlink(missing_ok=True)
+        if drifts == 1:
+            (d / "sysctl.d").mkdir()
+            (d / "sysctl.d" / "90-reconciler.conf").write_text("vm.swappiness = 10\n")
+            (d / "service.running").touch()
 
 
 def build(root: Path, sshd: Sshd, hosts: int, forks: int, tag: str) -> list[Path]:
@@ -108,6 +120,7 @@ def build(root: Path, sshd: Sshd, hosts: int, forks: int, tag: str) -> list[Path
     (project / "desired" / "hosts.yml").write_text(yaml.safe_dump_all(docs))
     (project / "reconciler.yml").write_text(f"ansible: {{forks: {forks}}}\n")
     (root / "peer.yml").write_text(PEER)
+    (root / "peer-one.yml").write_text(PEER_ONE)
     return scripts
 
 
@@ -122,26 +135,27 @@ def timed(command: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple
     return wall, done.stderr
 
 
-def stages(stderr: str) -> dict[str, float]:
-    line = next((ln for ln in stderr.splitlines() if ln.startswith("apply:")), "")
+def stages(stderr: str, command: str) -> dict[str, float]:
+    line = next((ln for ln in stderr.splitlines() if ln.startswith(f"{command}:")), "")
     return {name: float(sec) for name, sec in re.findall(r"(\w+) ([\d.]+) s", line)}
 
 
-def once(root: Path, hosts: int, forks: int, env: dict[str, str]) -> dict[str, float]:
+def once(root: Path, hosts: int, forks: int, drifts: int, env: dict[str, str]) -> dict[str, float]:
     project, plan = root / "project", root / "plan.json"
     reconcile = [sys.executable, "-m", "reconciler", "--project", str(project)]
-    reset(root, hosts)
-    plan_wall, _ = timed(reconcile + ["plan", "--quiet", "--out", str(plan)], env, (2,))
+    reset(root, hosts, drifts)
+    plan_wall, err = timed(reconcile + ["plan", "--out", str(plan)], env, (2,))
+    planned = stages(err, "plan")
     apply_wall, err = timed(reconcile + ["apply", str(plan), "--yes", "--max-changes", "1000"], env, (0,))
-    spent = stages(err)
-    reset(root, hosts)
+    spent = stages(err, "apply")
+    reset(root, hosts, drifts)
     peer = [
         str(Path(sys.executable).parent / "ansible-playbook"),
         "-i",
         str(project / "inventories" / "hosts.yml"),
         "-f",
         str(forks),
-        str(root / "peer.yml"),
+        str(root / ("peer.yml" if drifts > 1 else "peer-one.yml")),
     ]
     check_wall, _ = timed(peer + ["--check", "--diff"], env, (0,))
     real_wall, _ = timed(peer, env, (0,))
@@ -152,6 +166,7 @@ def once(root: Path, hosts: int, forks: int, env: dict[str, str]) -> dict[str, f
         "peer_check": check_wall,
         "peer_apply": real_wall,
         "peer": check_wall + real_wall,
+        **{f"plan.{k}": v for k, v in planned.items()},
         **{f"apply.{k}": v for k, v in spent.items()},
     }
 
@@ -161,7 +176,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--forks", type=int, default=25)
+    parser.add_argument("--drifts", type=int, choices=(1, 5), default=5)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     root = Path(tempfile.mkdtemp(prefix="apply-bench-"))
     addresses = loopback_addresses(min(args.hosts, 16))  # sshd listens on at most 16 sockets
     sshd = Sshd(root / "sshd", free_port(addresses), addresses)
@@ -174,16 +191,16 @@ def main() -> None:
         ANSIBLE_NOCOLOR="1",
     )
     try:
-        runs = [once(root, args.hosts, args.forks, env) for _ in range(args.repeat)]
+        runs = [once(root, args.hosts, args.forks, args.drifts, env) for _ in range(args.repeat)]
     finally:
         sshd.stop()
         for script in scripts:
             script.unlink(missing_ok=True)
         shutil.rmtree(root, ignore_errors=True)
-    report(runs, args)
+    report(runs, args, load_before)
 
 
-def report(runs: list[dict[str, float]], args: argparse.Namespace) -> None:
+def report(runs: list[dict[str, float]], args: argparse.Namespace, load_before: tuple[float, ...]) -> None:
     median = {key: statistics.median(r.get(key, 0.0) for r in runs) for key in runs[0]}
     worst = max(runs, key=lambda r: r["ours"] / r["peer"])
     accounted = (
@@ -191,8 +208,9 @@ def report(runs: list[dict[str, float]], args: argparse.Namespace) -> None:
     )
     overhead = median["apply"] - accounted
     print(
-        f"apply_bench: {args.hosts} hosts over SSH x 5 drifted items, forks {args.forks}, "
-        f"{args.repeat} repetition(s), medians; load average {os.getloadavg()}"
+        f"apply_bench: {args.hosts} hosts over SSH x {args.drifts} drifted item(s), forks {args.forks}, "
+        f"{args.repeat} repetition(s), medians; load average before {_load(load_before)}, "
+        f"after {_load(os.getloadavg())}"
     )
     print(f"  ours: plan {median['plan']:.2f} s + apply {median['apply']:.2f} s = {median['ours']:.2f} s")
     print(
@@ -204,6 +222,10 @@ def report(runs: list[dict[str, float]], args: argparse.Namespace) -> None:
         f"{worst['ours'] / worst['peer']:.2f}; target <= 1)"
     )
     print(
+        "  plan, where the time goes: "
+        + ", ".join(f"{k.split('.', 1)[1]} {v:.2f} s" for k, v in median.items() if k.startswith("plan."))
+    )
+    print(
         "  apply, where the time goes: "
         + ", ".join(f"{k.split('.', 1)[1]} {v:.2f} s" for k, v in median.items() if k.startswith("apply."))
     )
@@ -211,6 +233,10 @@ def report(runs: list[dict[str, float]], args: argparse.Namespace) -> None:
         f"  apply overhead (wall minus ansible-runner and re-collection): {overhead:.2f} s = "
         f"{100 * overhead / median['apply']:.1f} % of apply (target <= 10 %)"
     )
+
+
+def _load(load: tuple[float, ...]) -> str:
+    return " / ".join(f"{x:.1f}" for x in load)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Apply: re-verify a reviewed plan, carry out exactly its automatic steps, verify, record every step.
 
 Place in the pipeline: plan file (plan.py) + Project + register in; steps carried out through Ansible
-(one ansible-runner run of fixers/server_play's playbook for every server step, closing with the
-read-only fact module so that verification needs no second run) and boto3 (fixers/aws.execute), then one
+(ONE ansible-runner run of fixers/server_play's playbook for every server: a freshness barrier first — the
+fact module and a digest check on the controller, any stale host stopping all before a fix — then the
+steps, then the read-only fact module again for verification) and boto3 (fixers/aws.execute), then one
 row per step in the register's `changes`. Nothing is changed when the plan is refused: edited (digest),
-desired state changed (project digest), stale facts (a planned CI's facts no longer match), too many
-steps, or not confirmed. `preview` runs the same playbook in check mode with --diff for the review.
+desired state changed (project digest), too many steps, stale cloud facts, not confirmed (all before
+Ansible starts), or stale server facts (the barrier). `preview` runs the steps in check mode with --diff
+for the review.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import pipeline
-from .collectors.ansible import AnsibleCollector, merge_specs, spec_of
+from .collectors.ansible import SYSCTL_ROOT_VAR, AnsibleCollector, host_of, merge_specs, spec_of
 from .collectors.base import CollectOptions
+from .digests import fact_shape
 from .errors import ReconcilerError
 from .fixers import aws as aws_fixers
-from .fixers.server_play import NO_RESULT, StepEvents, host_steps, playbook
+from .fixers.server_play import EXPECT_VAR, NO_RESULT, STEPS_VAR, StepEvents, host_steps, playbook
 from .model import CI, FactSet, Project
 from .plan import automatic, facts_digest, path_parts, project_digest, seal
 from .register.store import Register
@@ -35,6 +38,7 @@ APPLIED, UNVERIFIED, FAILED, MANUAL, SKIPPED = (
 
 
 NOT_ATTEMPTED = "not attempted: an earlier step failed (--stop-on-error)"
+CHANGED = "its facts changed since the plan was made"
 
 
 class Refused(ReconcilerError):
@@ -82,18 +86,50 @@ def check_plan(project: Project, plan: Mapping[str, Any], options: ApplyOptions)
         )
 
 
-def check_fresh(project: Project, plan: Mapping[str, Any], facts: Mapping[str, FactSet]) -> None:
-    """Refuse when any planned CI's facts no longer match those its steps were planned from."""
+def check_fresh(project: Project, steps: Sequence[Mapping[str, Any]], facts: Mapping[str, FactSet]) -> None:
+    """Refuse when any of these steps' CIs' facts no longer match those the steps were planned from."""
     by_id = {ci.id: ci for ci in project.cis}
     stale: dict[str, str] = {}
-    for step in plan["steps"]:
+    for step in steps:
         ci, found = by_id.get(step["ci"]), facts.get(step["ci"])
         if ci is None or found is None:
             stale[step["ci"]] = "no longer declared"
         elif found.error:
             stale[step["ci"]] = f"could not be collected: {found.error}"
         elif facts_digest(ci, found) != step["facts_digest"]:
-            stale[step["ci"]] = "its facts changed since the plan was made"
+            stale[step["ci"]] = CHANGED
+    _refuse_stale(stale)
+
+
+def check_reachable(project: Project, steps: Sequence[Mapping[str, Any]]) -> None:
+    """Before Ansible starts: server CIs still declared, on hosts the inventory still has."""
+    by_id = {ci.id: ci for ci in project.cis}
+    known = set(getattr(project.inventory, "hosts", None) or ())
+    stale = {}
+    for step in steps:
+        ci = by_id.get(step["ci"])
+        if ci is None or ci.kind != step["kind"]:
+            stale[step["ci"]] = "no longer declared"
+        elif host_of(ci) not in known:
+            stale[step["ci"]] = f"could not be collected: host '{host_of(ci)}' is not in the inventory"
+    _refuse_stale(stale)
+
+
+def check_barrier(steps: Sequence[Mapping[str, Any]], events: StepEvents) -> None:
+    """After the run: refuse when the freshness barrier stopped it (no fix ran: the play is fatal)."""
+    stale = {}
+    for step in steps:
+        found = events.fresh.get(step["target"]["host"])
+        if found is None:
+            stale[step["ci"]] = "could not be collected: no result from Ansible"
+        elif step["ci"] in found[0]:
+            stale[step["ci"]] = CHANGED
+        elif found[1]:
+            stale[step["ci"]] = f"could not be collected: {found[1]}"
+    _refuse_stale(stale)
+
+
+def _refuse_stale(stale: Mapping[str, str]) -> None:
     if stale:
         detail = "; ".join(f"{ci}: {why}" for ci, why in sorted(stale.items()))
         raise Refused(f"refused: the plan is stale, reality changed since the review ({detail}); plan again")
@@ -112,14 +148,16 @@ def apply_plan(
     outcome = ApplyResult()
     check_plan(project, plan, options)
     cis = _planned_cis(project, plan)
+    pinned = [step for step in plan["steps"] if step["kind"] == "server"]  # checked inside the Ansible run
+    check_reachable(project, pinned)
     started = time.perf_counter()
-    facts = collect(project, cis)
+    check_fresh(project, [s for s in plan["steps"] if s["kind"] != "server"],
+                collect(project, [ci for ci in cis if ci.kind != "server"]))
     outcome.timings["collect"] = time.perf_counter() - started
-    check_fresh(project, plan, facts)
     steps = automatic(plan)
     if steps and not confirm(steps):
         raise Refused("refused: not confirmed; nothing was changed")
-    fresh = _carry_out(project, steps, options, outcome)
+    fresh = _carry_out(project, steps, pinned, options, outcome)
     began = time.perf_counter()
     _verify(project, cis, steps, fresh, outcome)
     outcome.timings["verify"] = time.perf_counter() - began
@@ -146,14 +184,21 @@ def collect(project: Project, cis: Sequence[CI]) -> dict[str, FactSet]:
 
 
 def _carry_out(
-    project: Project, steps: Sequence[Mapping[str, Any]], options: ApplyOptions, outcome: ApplyResult
+    project: Project,
+    steps: Sequence[Mapping[str, Any]],
+    pinned: Sequence[Mapping[str, Any]],
+    options: ApplyOptions,
+    outcome: ApplyResult,
 ) -> dict[str, FactSet]:
-    """Server steps in one Ansible run, then cloud steps; returns the server facts gathered at the end."""
+    """Server steps in one Ansible run behind the freshness barrier (refused: nothing ran), then cloud steps;
+    returns the server facts gathered at the end."""
     servers = [s for s in steps if s["kind"] == "server"]
     cloud = [s for s in steps if s["kind"] != "server"]
     began = time.perf_counter()
-    events = run_server_steps(project, servers, check=False, stop_on_error=options.stop_on_error)
+    events = run_server_steps(project, servers, check=False, stop_on_error=options.stop_on_error, pinned=pinned)
     outcome.timings["ansible"] = time.perf_counter() - began
+    if pinned:
+        check_barrier(pinned, events)
     for step in servers:
         reason = events.outcome(step)
         outcome.results[step["id"]] = (FAILED, reason) if reason else (APPLIED, None)
@@ -175,26 +220,48 @@ def _carry_out(
 
 
 def run_server_steps(
-    project: Project, steps: Sequence[Mapping[str, Any]], check: bool, stop_on_error: bool = False
+    project: Project,
+    steps: Sequence[Mapping[str, Any]],
+    check: bool,
+    stop_on_error: bool = False,
+    pinned: Sequence[Mapping[str, Any]] = (),
 ) -> StepEvents:
-    """One ansible-runner run of the fixed playbook over every host with steps (check: the preview)."""
+    """One ansible-runner run of the fixed playbook over every host with steps (check: the preview).
+    `pinned` (apply): every server step of the plan, manual ones too — their CIs' facts must still match
+    the plan's before any step runs, checked in the same run by the freshness barrier."""
     events = StepEvents()
-    if not steps:
+    by_id = {ci.id: ci for ci in project.cis}
+    cis: dict[str, set[str]] = {}
+    for step in [*steps, *pinned]:
+        cis.setdefault(step["target"]["host"], set()).add(step["ci"])
+    if not cis:
         return events
     hosts = host_steps(steps)
-    by_id = {ci.id: ci for ci in project.cis}
-    specs: dict[str, list[dict[str, Any]]] = {}
-    for step in steps:
-        specs.setdefault(step["target"]["host"], []).append(spec_of(by_id[step["ci"]].desired))
-    collector = AnsibleCollector(project, CollectOptions())
-    collector.run_playbook(
-        {host: merge_specs(found) for host, found in specs.items()},
-        playbook(stop_on_error, gather=not check, actions={s["action"] for s in steps}),
+    extra: dict[str, dict[str, Any]] = {host: {} for host in cis}
+    for host, actions in hosts.items():
+        extra[host][STEPS_VAR] = actions
+    for step in pinned:
+        expect = {"ci": step["ci"], "shape": fact_shape(by_id[step["ci"]].desired),
+                  "digest": step["facts_digest"]}
+        extra[step["target"]["host"]].setdefault(EXPECT_VAR, [])
+        if expect not in extra[step["target"]["host"]][EXPECT_VAR]:
+            extra[step["target"]["host"]][EXPECT_VAR].append(expect)
+    AnsibleCollector(project, CollectOptions()).run_playbook(
+        {host: merge_specs([spec_of(by_id[ci].desired) for ci in sorted(found)]) for host, found in cis.items()},
+        playbook(stop_on_error, gather=not check, actions={s["action"] for s in steps}, fresh=bool(pinned),
+                 omit=_unused_variants(project, list(hosts))),
         events,
-        {host: {"reconciler_steps": actions} for host, actions in hosts.items()},
+        extra,
         check=check,
     )
     return events
+
+
+def _unused_variants(project: Project, hosts: Sequence[str]) -> list[str]:
+    """The kernel-parameter task none of these hosts runs (a false `when` still costs a worker per host)."""
+    under_root = {bool(project.inventory.host_vars(host).get(SYSCTL_ROOT_VAR)) for host in hosts}
+    return [name for name, used in (("sysctl load", False), ("sysctl load-under-root", True))
+            if used not in under_root]
 
 
 def preview(project: Project, plan: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -265,7 +332,9 @@ def _verify(
     outcome: ApplyResult,
 ) -> None:
     cloud = [ci for ci in cis if ci.kind != "server" and any(s["ci"] == ci.id for s in steps)]
-    facts = {**server_facts, **collect(project, cloud)}
+    # a host stopped before the run's closing fact task (--stop-on-error) is re-collected on its own
+    lost = [ci for ci in cis if ci.id in server_facts and not server_facts[ci.id].ok]
+    facts = {**server_facts, **collect(project, cloud + lost)}
     items = {
         item.ci: item for item in pipeline.diff_cis(project, [c for c in cis if c.id in facts], facts, [])
     }

@@ -13,7 +13,6 @@ the fixers get the keys and the one value to set, or the reason there is none.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import expectations, paths
+from .digests import cut_facts, fact_shape, sha256
 from .errors import UsageError
 from .fixers import NOT_EXACT, Fix, Need, fixers, manual, unfixable
 from .model import CI, Drift, FactSet, Item, Project, Status
@@ -31,14 +31,6 @@ SCHEMA = "reconciler.plan/v1"
 
 
 # --- digests --------------------------------------------------------------------------------------
-
-
-def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
-
-
-def sha256(value: Any) -> str:
-    return hashlib.sha256(canonical(value)).hexdigest()
 
 
 def project_digest(cis: Iterable[CI]) -> str:
@@ -54,16 +46,7 @@ def project_digest(cis: Iterable[CI]) -> str:
 def declared_facts(desired: Mapping[str, Any], facts: Mapping[str, Any] | None) -> Any:
     """The facts cut down to what the CI declares (section, then names), so that other CIs of the same host
     or a different gather set never change a CI's digest."""
-    if facts is None:
-        return None
-    cut: dict[str, Any] = {}
-    for key, want in desired.items():
-        have = facts.get(key)
-        if isinstance(want, dict) and isinstance(have, dict) and not ({"regex", "ordered"} & set(want)):
-            cut[key] = {name: have.get(name) for name in want}
-        else:
-            cut[key] = have
-    return cut
+    return cut_facts(fact_shape(desired), facts)
 
 
 def facts_digest(ci: CI, facts: FactSet) -> str:

@@ -183,3 +183,22 @@ def test_only_apply_runs_ansible_tasks_with_side_effects(cli, project, tmp_path,
     assert cli("--project", root, "apply", str(tmp_path / "plan.json"), "--yes").code == 0
     applied = [json.loads(line) for line in audit.read_text().splitlines()]
     assert any(not t["check"] and t["action"].endswith("lineinfile") for t in applied)
+
+
+def test_one_stale_host_refuses_the_whole_plan_before_any_host_is_changed(cli, project, tmp_path, sshd, names):
+    paths = write_project(project, tmp_path, sshd, names)
+    plan_file = tmp_path / "plan.json"
+    root = str(project.root)
+    assert cli("--project", root, "plan", "--no-preview", "--out", str(plan_file)).code == 2
+    (paths["root"] / "vm" / "swappiness").write_text("30\n")  # db changed after the review; web did not
+    refused = cli("--project", root, "apply", str(plan_file), "--yes")
+    assert refused.code == 1, refused.out + refused.err
+    assert "stale" in refused.err and "db: its facts changed" in refused.err and "web:" not in refused.err
+    assert stat.S_IMODE(os.stat(paths["conf"]).st_mode) == 0o666  # web's steps never ran
+    assert paths["conf"].read_text() == "Port 22\n"
+    assert not (tmp_path / "service.running").exists()
+    assert not paths["sysctl"].exists()
+    with pytest.raises(KeyError):
+        pwd.getpwnam(names["user"])
+    history = cli("--project", root, "history", "web")
+    assert "applied" not in history.out

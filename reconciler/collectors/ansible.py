@@ -32,6 +32,7 @@ from .base import CollectOptions, Collector, Job, Target, merge_parts
 from .server import SERVER
 
 MODULE_DIR = Path(__file__).resolve().parent.parent / "plugins" / "modules"
+ACTION_DIR = MODULE_DIR.parent / "action"  # apply's freshness barrier, found beside the generated playbook
 MODULE = "reconciler_facts"
 TARGETS = "_reconciler_targets"  # the group of hosts this run gathers, in our generated inventory
 SPEC_VAR = "reconciler_spec"
@@ -425,6 +426,7 @@ class AnsibleCollector(Collector):
             write_inventory(inventory, specs, self.project.inventory.host_vars, host_vars)
             (private / "project").mkdir()
             (private / "project" / "play.yml").write_text(playbook)
+            (private / "project" / "action_plugins").symlink_to(ACTION_DIR, target_is_directory=True)
             tasks = playbook.count("- name:")
             with _interruptible(str(private)) as cancelled:
                 return self._run(private, inventory, events, cancelled, forks, timeout,

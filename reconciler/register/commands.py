@@ -192,8 +192,9 @@ def history(args: Any, register: Register, out: TextIO) -> int:
     if not versions and not applied:
         raise UsageError(f"no configuration history for '{args.id}'")
     timeline = _timeline(versions)[-limit:]
-    if getattr(args, "format", None) == "json":
-        _json(timeline, out)
+    if getattr(args, "format", None) == "json":  # one timeline: versions and applied changes, by time
+        entries = [{"type": "version", **entry} for entry in timeline] + _applied_json(applied[-limit:])
+        _json(sorted(entries, key=lambda entry: str(entry.get("recorded_at") or entry.get("at"))), out)
         return 0
     for entry in timeline:
         out.write(f"version {entry['version']}  {when(entry['recorded_at'])}  run {entry['run_id']}\n")
@@ -230,6 +231,14 @@ def _write_applied(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
                   f"by {row['who']}, plan {(row.get('plan_id') or '-')[:8]} "
                   f"({(row['plan_digest'] or '')[:12]})"
                   f"{'  ' + row['detail'] if row.get('result') not in (None, 'applied+verified') else ''}\n" for row in rows)
+
+
+_CHANGE_FIELDS = ("at", "path", "before", "after", "result", "detail", "who", "plan_id", "plan_digest", "run_id")
+
+
+def _applied_json(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Changes applied through plans, as entries of the JSON timeline (`type: change`)."""
+    return [{"type": "change", **{key: row.get(key) for key in _CHANGE_FIELDS}} for row in rows]
 
 
 def _timeline(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
