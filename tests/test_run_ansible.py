@@ -46,3 +46,21 @@ def test_drift_on_this_machine_is_reported_then_cleared(cli, project, tmp_path):
     again = cli("--project", str(project.root), "run", "--format", "json")
     assert again.code == 0, again.json()["items"][0]["drift"]
     assert again.json()["items"][0]["status"] == "in_sync"
+
+
+def test_a_licence_counts_packages_no_ci_declares_on_an_ansible_host(cli, project, tmp_path):
+    """The CI declares files only; the register's licence for `BASH*` (any case) still sees this machine's
+    bash package, gathered for the licence, and is over its 0 seats. The drift stays what was declared."""
+    target = tmp_path / "app.conf"
+    target.write_text("PermitRootLogin no\n")
+    target.chmod(0o600)
+    write_project(project, target)
+    assets = tmp_path / "assets.csv"
+    assets.write_text("Asset Tag,Name,Category,Owner,Status,Licence Product,Seats\n"
+                      "LIC-1,GNU shells,software_licence,team-ops,deployed,BASH*,0\n")
+    assert cli("--project", str(project.root), "register", "import", str(assets)).code == 0
+    result = cli("--project", str(project.root), "run", "--format", "json")
+    items = {i["asset"] or i["ci"]: i for i in result.json()["items"]}
+    assert items["workstation"]["status"] == "in_sync", items["workstation"]["drift"]
+    assert items["LIC-1"]["flags"] == ["licence_over"]
+    assert items["LIC-1"]["identity"] == {"licence_product": "BASH*", "installations": 1, "seats": 0}

@@ -82,6 +82,16 @@ def merge_specs(specs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def licence_spec(globs: Sequence[str]) -> dict[str, Any]:
+    """Also gather the packages a licence in the register counts, so `licence_over` sees every installation.
+    classify matches them lower-cased; the module matches case by case, so each letter becomes [xX]."""
+    def any_case(glob: str) -> str:
+        if "[" in glob:  # a glob with its own character classes is left to say what it means
+            return glob
+        return "".join(f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else c for c in glob)
+    return {"packages": sorted({any_case(str(glob)) for glob in globs})}
+
+
 # --- how to run -----------------------------------------------------------------------------------
 
 def safe_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -275,14 +285,14 @@ class AnsibleCollector(Collector):
         """Shards of hosts, each carrying its hosts' specs and inventory variables (a small inventory of its
         own: no worker re-parses the estate). CIs on hosts the inventory lacks are answered in `merge`."""
         by_host, _ = self._targets(cis)
-        hosts = list(by_host)
+        hosts, specs = list(by_host), self._specs(by_host)
         extra = self.options.extra or {}
         size = max(1, int(extra.get("shard_size") or HOSTS_PER_FORK * self._settings()[0]))
         jobs = []
         for start in range(0, len(hosts), size):
             shard = {host: by_host[host] for host in hosts[start:start + size]}
             payload = (str(self.project.root), dict(self.project.settings.ansible or {}), dict(extra),
-                       {h: merge_specs([spec_of(ci.desired) for ci in group]) for h, group in shard.items()},
+                       {h: specs[h] for h in shard},
                        {h: dict(self.project.inventory.host_vars(h)) for h in shard},
                        {h: [ci.id for ci in group] for h, group in shard.items()})
             targets = tuple(Target(ci.id, h, {"host": h}) for h, group in shard.items() for ci in group)
@@ -319,7 +329,7 @@ class AnsibleCollector(Collector):
     def collect(self, cis: Sequence[CI]) -> Collection:
         started = time.monotonic()
         by_host, facts = self._targets(cis)
-        specs = {host: merge_specs([spec_of(ci.desired) for ci in group]) for host, group in by_host.items()}
+        specs = self._specs(by_host)
         events, runner_stats = self._gather(specs) if specs else (_Events(self.options.progress, 0), {})
         sources, observed = [], []
         for host, group in by_host.items():
@@ -334,6 +344,11 @@ class AnsibleCollector(Collector):
                      module_seconds=round(events.module_seconds, 3),
                      seconds=round(time.monotonic() - started, 3))
         return Collection(facts=facts, sources=tuple(sources), observed=tuple(observed), stats=stats)
+
+    def _specs(self, by_host: Mapping[str, Sequence[CI]]) -> dict[str, dict[str, Any]]:
+        """What the fact module gathers per host: what its CIs declare, and the packages licences count."""
+        licences = [licence_spec(self.options.licence_globs)] if self.options.licence_globs else []
+        return {host: merge_specs([spec_of(ci.desired) for ci in group] + licences) for host, group in by_host.items()}
 
     def _targets(self, cis: Sequence[CI]) -> tuple[dict[str, list[CI]], dict[str, FactSet]]:
         """CIs grouped by inventory host; a CI whose host is not in the inventory is unknown right away."""
@@ -362,7 +377,8 @@ class AnsibleCollector(Collector):
         hardware = found.get("hardware") or {}
         identity = {"host": host, "hostname": found.get("hostname"), "serial": hardware.get("serial"),
                     "uuid": hardware.get("uuid")}
-        summary = {key: found[key] for key in ("hostname", "os", "hardware") if key in found}
+        # packages: the declared ones and those a licence counts (classify counts installations from them)
+        summary = {key: found[key] for key in ("hostname", "os", "hardware", "packages") if key in found}
         return Observed(SERVER.name, identity, summary, source=host, ci=min(group))
 
     @staticmethod
