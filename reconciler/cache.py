@@ -8,10 +8,14 @@ and code, and the environment when a template reads `env`. Any change gives anot
 never stale; a missing, unreadable or corrupt entry is a miss. Only loads without a problem are stored.
 Inventories that run code (scripts, inventory plugin configs) make the project uncachable.
 Lives in `.reconciler/cache/`; deleting it is always safe.
+
+Below it, `facts/` keeps each facts_dir shard's collected result under a digest of the shard's request and
+the bytes of its facts files (`shard_key`): a warm run with the same files reads them but decodes nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -26,6 +30,8 @@ from .model import CI
 CACHE_DIR = Path(".reconciler/cache")
 _FORMAT = b"reconciler-project-cache/1"
 _KEPT = 4  # entries kept: a few projects variants (e.g. --facts-dir or not) share the directory
+SHARDS_DIR = CACHE_DIR / "facts"
+_SHARD_FORMAT = b"reconciler-shard-cache/1"
 
 
 class CachedInventory:
@@ -154,7 +160,54 @@ def store(root: Path, key: str | None, inventory: Any, cis: list[CI]) -> None:
 
 
 def _prune(directory: Path) -> None:
-    entries = sorted((p for p in directory.iterdir() if not p.name.startswith(".")),
+    entries = sorted((p for p in directory.iterdir() if not p.name.startswith(".") and p.is_file()),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in entries[_KEPT:]:
         old.unlink(missing_ok=True)
+
+
+# --- collected shards ---------------------------------------------------------------------------
+
+@functools.cache
+def code_key() -> str:
+    """reconciler's version and code: a shard collected by other code is another entry."""
+    return hashlib.blake2b("\n".join(_code_parts()).encode(), digest_size=20).hexdigest()
+
+
+def shard_key(request: Any, contents: Iterable[bytes | str]) -> str:
+    """The digest of a shard's request (its repr: plain, ordered data) and of each facts file's bytes (or
+    the error reading it)."""
+    digest = hashlib.blake2b(_SHARD_FORMAT + repr(request).encode(), digest_size=20)
+    for content in contents:
+        digest.update(hashlib.blake2b(content if isinstance(content, bytes) else content.encode(),
+                                      digest_size=20).digest())
+    return digest.hexdigest()
+
+
+def shard_lookup(directory: Path, key: str) -> Any | None:
+    """The cached result of this key, or None (no entry, unreadable, corrupt: a miss, never an error)."""
+    path = directory / key
+    try:
+        data = path.read_bytes()
+        if not data.startswith(_SHARD_FORMAT + b"\n"):
+            return None
+        value = pickle.loads(data[len(_SHARD_FORMAT) + 1:])
+        os.utime(path)  # used: newest, so pruning keeps it
+        return value
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def shard_store(directory: Path, key: str, value: Any, keep: int) -> None:
+    """Keep this result; the newest `keep` entries stay (a run's shards, twice over)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f".{key}.{os.getpid()}"
+        partial.write_bytes(_SHARD_FORMAT + b"\n" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, directory / key)
+        entries = sorted((p for p in directory.iterdir() if not p.name.startswith(".")),
+                         key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in entries[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return

@@ -2,6 +2,7 @@
 inventory from it, never a stale one, and a missing or broken cache is only a slower run."""
 
 import json
+import shutil
 from pathlib import Path
 
 from reconciler.project import load_project
@@ -71,9 +72,7 @@ def test_an_edited_host_vars_file_and_template_are_seen(project):
 def test_a_deleted_cache_directory_is_rebuilt(project, cli):
     _fleet(project)
     first = _report(cli, project)
-    for entry in (project.root / CACHE).iterdir():
-        entry.unlink()
-    (project.root / CACHE).rmdir()
+    shutil.rmtree(project.root / CACHE)
     again = _report(cli, project)
     assert again["summary"] == first["summary"] and again["items"] == first["items"]
     assert any((project.root / CACHE).iterdir())
@@ -82,11 +81,12 @@ def test_a_deleted_cache_directory_is_rebuilt(project, cli):
 def test_a_corrupt_cache_entry_is_ignored(project, cli):
     _fleet(project)
     first = _report(cli, project)
-    for entry in (project.root / CACHE).iterdir():
+    entries = [entry for entry in (project.root / CACHE).rglob("*") if entry.is_file()]  # shards too
+    for entry in entries:
         entry.write_bytes(b"reconciler-project-cache/1\n\x80garbage")
     again = _report(cli, project)
     assert again["items"] == first["items"]
-    for entry in (project.root / CACHE).iterdir():
+    for entry in entries:
         entry.write_bytes(b"")
     assert _report(cli, project)["items"] == first["items"]
 
@@ -118,3 +118,22 @@ def test_a_template_reading_env_follows_the_environment(project, monkeypatch):
     assert {owner for owner, _ in _desired(project).values()} == {"team-a"}
     monkeypatch.setenv("FLEET_OWNER", "team-b")
     assert {owner for owner, _ in _desired(project).values()} == {"team-b"}
+
+
+def test_a_warm_run_answers_facts_from_the_shard_cache_and_sees_an_edited_facts_file(project, cli):
+    """Unchanged facts files are not decoded again; one changed byte in one file is seen on the next run."""
+    _fleet(project)
+    first = _report(cli, project)
+    shards = list((project.root / CACHE / "facts").iterdir())
+    assert shards
+    assert _report(cli, project)["items"] == first["items"]
+    assert sorted(shards) == sorted((project.root / CACHE / "facts").iterdir())  # answered, none added
+    facts = min((project.root / "facts").iterdir())
+    facts.write_text(facts.read_text() + "\n")  # same facts, other bytes: a new entry, the same answer
+    assert _report(cli, project)["items"] == first["items"]
+    facts.write_text("{broken")
+    host = facts.name.removesuffix(".json")
+    result = cli("--project", str(project.root), "run", "--format", "json")
+    assert result.code == 3, result.err
+    edited = {item["ci"]: item for item in result.json()["items"] if item["ci"]}
+    assert edited[host]["status"] == "unknown" and "cannot be read" in edited[host]["error"]

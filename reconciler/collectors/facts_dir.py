@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from .. import cache
 from ..bulk import paused_gc
 from ..model import CI, Collection, FactSet, Observed, Settings, Source
 from ..userdata import clip
@@ -67,23 +69,40 @@ class FactsDirCollector(Collector):
         entries += [(host, files[host], True, (), NOTHING) for host in self.project.inventory.hosts
                     if host not in by_host and host in files]
         size = int(self.options.extra.get("shard_size") or SHARD_SIZE)
-        return [self._job(str(directory), entries[start:start + size])
+        shards = math.ceil(len(entries) / size)
+        store = (str(self.project.root / cache.SHARDS_DIR), cache.code_key(), 2 * shards)
+        return [self._job(str(directory), entries[start:start + size], store)
                 for start in range(0, len(entries), size)]
 
-    def _job(self, directory: str, entries: list[tuple]) -> Job:
+    def _job(self, directory: str, entries: list[tuple], store: tuple[str, str, int]) -> Job:
         targets = tuple(Target(ci, host, {"host": host}) for host, _, _, cis, _ in entries for ci, _ in cis)
         hosts = tuple(host for host, *_ in entries)
         return Job(self.name, f"facts of {hosts[0]} .. {hosts[-1]} ({len(hosts)} hosts)", targets, hosts,
-                   (directory, tuple(entries), tuple(self.options.licence_globs)))
+                   (directory, tuple(entries), tuple(self.options.licence_globs), store))
 
     @classmethod
     @paused_gc()  # a shard's decoded facts are kept: collector walks over them would find nothing to free
     def run_job(cls, job: Job) -> Collection:
-        directory, entries, licensed = Path(job.payload[0]), job.payload[1], Licensed(job.payload[2])
+        """A shard's facts; the same request over the same file bytes answers from the shard cache."""
+        directory, entries, globs, (store, code, keep_entries) = job.payload
+        contents = {host: _read(Path(directory) / name) for host, name, known, _, _ in entries if known and name}
+        request = (code, directory, globs, [(host, name, known, cis, sorted(packages), sorted(services))
+                                            for host, name, known, cis, (packages, services) in entries])
+        key = cache.shard_key(request, contents.values())
+        found = cache.shard_lookup(Path(store), key)
+        if isinstance(found, Collection):
+            return found
+        collection = cls._collect_shard(Path(directory), entries, Licensed(globs), contents)
+        cache.shard_store(Path(store), key, collection, keep_entries)
+        return collection
+
+    @classmethod
+    def _collect_shard(cls, directory: Path, entries: Sequence[tuple], licensed: Licensed,
+                       contents: Mapping[str, bytes | str]) -> Collection:
         facts, sources, observed = {}, [], []
         for host, name, known, host_cis, keep in entries:
             files = {host: name} if name else {}
-            found, error = cls._host_facts(host, files, directory, known, Kept(keep, licensed))
+            found, error = cls._host_facts(host, files, directory, known, Kept(keep, licensed), contents.get(host))
             sources.append(Source(cls.name, host, "failed" if error else "ok", error))
             if found is not None:
                 observed.append(Observed("server", _identity(host, found), found, source=host,
@@ -98,14 +117,18 @@ class FactsDirCollector(Collector):
 
     @staticmethod
     def _host_facts(host: str, files: Mapping[str, str], directory: Path, known: bool,
-                    kept: Kept | None = None) -> tuple[dict | None, str | None]:
+                    kept: Kept | None = None, content: bytes | str | None = None) -> tuple[dict | None, str | None]:
+        """`content`: the file's bytes when already read, or the error reading it."""
         if not known:
             return None, f"host '{host}' is not in the inventory"
         if host not in files:
             return None, f"no facts file for '{host}' in {directory}"
+        if content is None:
+            content = _read(directory / files[host])
+        if isinstance(content, str):
+            return None, f"facts file {directory / files[host]} cannot be read: {content}"
         try:
-            with open(directory / files[host], "rb") as handle:
-                return read_facts(decode_json(handle.read()), kept), None
+            return read_facts(decode_json(content), kept), None
         except FactsError as exc:
             return None, f"{directory / files[host]}: {exc}"
         except (OSError, ValueError) as exc:
@@ -115,6 +138,14 @@ class FactsDirCollector(Collector):
         except Exception as exc:  # noqa: BLE001 -- the collector boundary: one host's raw data is its own failure
             return None, (f"facts file {directory / files[host]} has an unexpected shape: "
                           f"{type(exc).__name__}: {clip(str(exc))}")
+
+
+def _read(path: Path) -> bytes | str:
+    """A facts file's bytes, or why it cannot be read (a value: it keys the shard cache too)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return clip(str(exc))
 
 
 def decode_json(raw: bytes | str) -> Any:
