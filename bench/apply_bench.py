@@ -28,16 +28,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.ssh_fixture import Sshd, free_port, loopback_addresses
-
-INIT = """#!/bin/sh
-STATE={state}
-case "$1" in
-  start) touch "$STATE" ;; stop) rm -f "$STATE" ;;
-  status) if [ -e "$STATE" ]; then echo running; exit 0; else echo stopped; exit 3; fi ;;
-  *) echo "Usage: $0 {{start|stop|status}}"; exit 1 ;;
-esac
-"""
+from tests.ssh_fixture import INIT_SCRIPT, Sshd, free_port, loopback_addresses
 
 PEER = """- hosts: all
   gather_facts: false
@@ -87,7 +78,7 @@ def build(root: Path, sshd: Sshd, hosts: int, forks: int, tag: str) -> list[Path
         d.mkdir(parents=True)
         service = f"rcn-bench-{tag}-{i}"
         script = Path("/etc/init.d") / service
-        script.write_text(INIT.format(state=d / "service.running"))
+        script.write_text(INIT_SCRIPT.format(state=d / "service.running"))
         script.chmod(0o755)
         scripts.append(script)
         inventory[f"h{i:02d}"] = sshd.host_vars(

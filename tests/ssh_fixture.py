@@ -65,6 +65,18 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+# A stand-in init script (service fixes and their probes), for the SSH tests and the apply benchmark.
+INIT_SCRIPT = """#!/bin/sh
+# a stand-in service for reconciler's tests: its state is a file, it runs nothing
+STATE={state}
+case "$1" in
+  start) touch "$STATE" ;;
+  stop) rm -f "$STATE" ;;
+  status) if [ -e "$STATE" ]; then echo "running"; exit 0; else echo "stopped"; exit 3; fi ;;
+  *) echo "Usage: $0 {{start|stop|status}}"; exit 1 ;;
+esac
+"""
+
 @dataclass
 class Sshd:
     root: Path

@@ -16,16 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from .ssh_fixture import INIT_SCRIPT
 from .test_plan_apply_local import SYSCTL, plan_of, write_project
-
-INIT_SCRIPT = """#!/bin/sh
-STATE={state}
-case "$1" in
-  start) touch "$STATE" ;; stop) rm -f "$STATE" ;;
-  status) if [ -e "$STATE" ]; then echo running; exit 0; else echo stopped; exit 3; fi ;;
-  *) exit 1 ;;
-esac
-"""
 
 
 def on_a_terminal(project: Path, plan_file: Path, answer: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .ssh_fixture import Sshd, sshd  # noqa: F401
+from .ssh_fixture import INIT_SCRIPT, Sshd, sshd  # noqa: F401
 
 AUDIT = """
 import json, os
@@ -35,17 +35,6 @@ class CallbackModule(CallbackBase):
         check = task.check_mode if isinstance(task.check_mode, bool) else bool(context.CLIARGS.get("check"))
         with open(os.environ["RCN_AUDIT_FILE"], "a") as out:
             out.write(json.dumps({"host": host.name, "action": task.action, "check": check}) + "\\n")
-"""
-
-INIT_SCRIPT = """#!/bin/sh
-# a stand-in service for reconciler's tests: its state is a file, it runs nothing
-STATE={state}
-case "$1" in
-  start) touch "$STATE" ;;
-  stop) rm -f "$STATE" ;;
-  status) if [ -e "$STATE" ]; then echo "running"; exit 0; else echo "stopped"; exit 3; fi ;;
-  *) echo "Usage: $0 {{start|stop|status}}"; exit 1 ;;
-esac
 """
 
 

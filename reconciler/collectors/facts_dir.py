@@ -117,14 +117,12 @@ class FactsDirCollector(Collector):
 
     @staticmethod
     def _host_facts(host: str, files: Mapping[str, str], directory: Path, known: bool,
-                    kept: Kept | None = None, content: bytes | str | None = None) -> tuple[dict | None, str | None]:
-        """`content`: the file's bytes when already read, or the error reading it."""
+                    kept: Kept | None, content: bytes | str | None) -> tuple[dict | None, str | None]:
+        """`content`: the file's bytes (read once, in run_job), or the error reading it."""
         if not known:
             return None, f"host '{host}' is not in the inventory"
-        if host not in files:
+        if host not in files or content is None:
             return None, f"no facts file for '{host}' in {directory}"
-        if content is None:
-            content = _read(directory / files[host])
         if isinstance(content, str):
             return None, f"facts file {directory / files[host]} cannot be read: {content}"
         try:
