@@ -248,8 +248,8 @@ def run_server_steps(
             extra[step["target"]["host"]][EXPECT_VAR].append(expect)
     AnsibleCollector(project, CollectOptions()).run_playbook(
         {host: merge_specs([spec_of(by_id[ci].desired) for ci in sorted(found)]) for host, found in cis.items()},
-        playbook(stop_on_error, gather=not check, actions={s["action"] for s in steps}, fresh=bool(pinned),
-                 omit=_unused_variants(project, list(hosts))),
+        playbook(stop_on_error, gather=not check, actions={a for actions in hosts.values() for a in actions},
+                 fresh=bool(pinned), omit=_unused_variants(project, list(hosts))),
         events,
         extra,
         check=check,

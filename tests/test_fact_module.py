@@ -119,6 +119,12 @@ def test_service_state_matches_service_facts(results: dict[str, Any]) -> None:
             assert isinstance(mine[name]["enabled"], bool)
 
 
+
+def test_service_manager_is_systemd_exactly_when_ansible_says_so(results: dict[str, Any]) -> None:
+    """Service fixes name their module from it: systemd's own, else Ansible's generic service module."""
+    setup = results["Gathering Facts"]["ansible_facts"]["ansible_service_mgr"]
+    assert ours(results)["service_manager"] == ("systemd" if setup == "systemd" else "sysv")
+
 def test_files_match_stat(results: dict[str, Any]) -> None:
     for item in results["stat"]["results"]:
         st, mine = item["stat"], ours(results)["files"][item["item"]]

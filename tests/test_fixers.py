@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.fixers import NOT_EXACT, Need
+from reconciler.fixers import NOT_EXACT, Need, server_play
 from reconciler.fixers import aws as aws_fixers
 from reconciler.fixers import server as server_fixers
 
@@ -58,6 +58,15 @@ def test_server_drift_becomes_one_builtin_task(parts, exact, actual, action, arg
     (fix,) = server_fixers.fix(need("server", parts, exact, actual))
     assert (fix.manual, fix.action, dict(fix.args)) == (False, action, args)
 
+
+
+@pytest.mark.parametrize(
+    ("manager", "use"), [("systemd", {"use": "systemd"}), ("sysv", {"use": "service"}), (None, {})]
+)
+def test_a_service_step_names_the_module_of_the_service_manager_seen(manager, use):
+    facts = {**DEBIAN, "service_manager": manager} if manager else DEBIAN
+    (fix,) = server_fixers.fix(need("server", ("services", "nginx", "state"), "running", "stopped", facts))
+    assert dict(fix.args) == {"name": "nginx", "state": "started", **use}
 
 def test_each_missing_line_is_its_own_step():
     fixes = server_fixers.fix(need("server", ("files", "/etc/app.conf", "contains"), ["a", "b", "c"], ["b"]))
@@ -156,3 +165,25 @@ def test_opening_to_the_internet_is_high_risk():
 def test_cloud_drift_that_stays_manual(kind, parts, exact, reason):
     (fix,) = aws_fixers.fix(need(kind, parts, exact))
     assert fix.manual and reason in fix.reason
+
+
+def test_a_file_attribute_step_rides_on_the_first_line_step_of_its_path():
+    def step(number, action, **args):
+        return {"id": f"s{number:03d}", "target": {"host": "web"}, "action": action, "args": args}
+
+    steps = [
+        step(1, "file", path="/a", mode="0600"),
+        step(2, "file", path="/b", mode="0600"),
+        step(3, "file", path="/c", state="touch"),
+        step(4, "lineinfile", path="/a", line="x"),
+        step(5, "lineinfile", path="/a", line="y"),
+        step(6, "lineinfile", path="/c", line="z"),
+    ]
+    actions = server_play.host_steps(steps)["web"]
+    assert actions["lineinfile"] == [
+        {"id": "s004", "args": {"path": "/a", "line": "x", "mode": "0600"}, "also": ["s001"]},
+        {"id": "s005", "args": {"path": "/a", "line": "y"}},
+        {"id": "s006", "args": {"path": "/c", "line": "z"}},
+    ]
+    assert [item["id"] for item in actions["file"]] == ["s002", "s003"]
+    assert steps[0]["args"] == {"path": "/a", "mode": "0600"}  # the plan's own steps are left as they were

@@ -124,6 +124,22 @@ def test_every_server_step_kind_applied_over_ssh(cli, project, tmp_path, sshd, n
     assert cli("--project", str(project.root), "run").code == 0
 
 
+
+def test_a_file_mode_rides_on_its_line_step_and_both_are_previewed(cli, project, tmp_path, sshd, names):
+    """One lineinfile run sets the missing line and the mode; the review still shows each step's change,
+    and the service step names its module (no extra `setup` run on the host to find the service manager)."""
+    write_project(project, tmp_path, sshd, names)
+    plan_file = tmp_path / "plan.json"
+    planned = cli("--project", str(project.root), "plan", "--format", "json", "--out", str(plan_file))
+    assert planned.code == 2, planned.err
+    steps = {(s["action"], s["ci"]): s for s in json.loads(plan_file.read_text())["steps"]}
+    diffs = json.loads(planned.out)["preview"]["diffs"]
+    mode, line = steps[("file", "web")], steps[("lineinfile", "web")]
+    assert any("-mode: 0666" in d and "+mode: 0640" in d for d in diffs[mode["id"]]), diffs
+    assert any("+PermitRootLogin no" in d for d in diffs[line["id"]]), diffs
+    assert steps[("service", "web")]["args"]["use"] == "service"  # this container has no systemd
+    assert "would fail" not in planned.out
+
 def test_packages_are_previewed_in_check_mode(cli, project, tmp_path, sshd):
     hosts = {"web": sshd.host_vars("127.0.0.2")}
     project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": hosts}}))

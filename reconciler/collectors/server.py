@@ -8,6 +8,7 @@ Vocabulary (what `desired` of a server CI may declare, and what collectors retur
     hardware:  {serial, uuid, vendor, model, memory_mb, cpus}
     packages:  {name: version}            version string; a list when several versions are installed
     services:  {name: {state: running|stopped, enabled: bool}}
+    service_manager: systemd|sysv         (fact module, with services; not declarable: service fixes use it)
     files:     {path: {exists: bool, mode: "0644", owner, group, contains: [lines found of those declared]}}
     sysctl:    {key: value}
     users:     {name: {uid, gid, home, shell, groups: [names]}}

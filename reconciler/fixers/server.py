@@ -67,6 +67,11 @@ def _packages(need: Need) -> list[Fix]:
 # --- services -------------------------------------------------------------------------------------
 
 
+# The service module to use, from the manager the fact module saw: without it, Ansible's `service` runs a
+# `setup` on the host first to find out (a second module run per host). Unknown (facts files): Ansible's own.
+_SERVICE_MODULES: dict[Any, dict[str, str]] = {"systemd": {"use": "systemd"}, "sysv": {"use": "service"}}
+
+
 def _services(need: Need) -> list[Fix]:
     name = need.parts[1]
     services = need.facts.get("services") or {}
@@ -75,12 +80,13 @@ def _services(need: Need) -> list[Fix]:
     if len(need.parts) < 3:
         return [manual(f"service {name}: declare state and enabled to have them fixed")]
     attribute, want = need.parts[2], need.exact
+    use = _SERVICE_MODULES.get(need.facts.get("service_manager"), {})
     if attribute == "state":
         state = "started" if want == "running" else "stopped"
         return [
             Fix(
                 "service",
-                {"name": name, "state": state},
+                {"name": name, "state": state, **use},
                 "medium",
                 f"{'starts' if state == 'started' else 'stops'} service {name}",
             )
@@ -89,7 +95,7 @@ def _services(need: Need) -> list[Fix]:
         return [
             Fix(
                 "service",
-                {"name": name, "enabled": bool(want)},
+                {"name": name, "enabled": bool(want), **use},
                 "low",
                 f"{'enables' if want else 'disables'} {name} at boot",
             )

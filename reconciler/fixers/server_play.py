@@ -18,6 +18,7 @@ FACTS = "reconciler_facts"
 EXPECT_VAR = "reconciler_expect"  # apply: [{ci, shape, digest}] of the host's planned CIs
 FRESH = "fresh"  # the freshness barrier's task (plugins/action/reconciler_fresh.py)
 NO_RESULT = "no result from Ansible for this step"
+_ATTRIBUTES = {"mode", "owner", "group"}  # what a file step may hand to lineinfile
 _FINAL = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
 SYSCTL_ROOT_VAR = "reconciler_sysctl_root"  # hidden host var (tests): kernel parameters live under it
 
@@ -71,7 +72,11 @@ def playbook(
         _task(
             "file", "ansible.builtin.file", {k: _arg(k) for k in ("path", "state", "mode", "owner", "group")}
         ),
-        _task("lineinfile", "ansible.builtin.lineinfile", {"path": _arg("path"), "line": _arg("line")}),
+        _task(
+            "lineinfile",
+            "ansible.builtin.lineinfile",
+            {k: _arg(k) for k in ("path", "line", "mode", "owner", "group")},
+        ),
         _task(
             "sysctl persist",
             "ansible.builtin.lineinfile",
@@ -104,7 +109,9 @@ def playbook(
             "ansible.builtin.user",
             {k: _arg(k) for k in ("name", "uid", "group", "home", "shell", "groups", "append", "state")},
         ),
-        _task("service", "ansible.builtin.service", {k: _arg(k) for k in ("name", "state", "enabled")}),
+        _task(
+            "service", "ansible.builtin.service", {k: _arg(k) for k in ("name", "state", "enabled", "use")}
+        ),
     ]
     names = [task.split("- name: ", 1)[1].split("\n", 1)[0] for task in tasks]
     tasks = [task for task, name in zip(tasks, names, strict=True)
@@ -120,14 +127,37 @@ def playbook(
 
 
 def host_steps(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """host → {action: [{id, args}]}: the host variable each host's loops read."""
+    """host → {action: [{id, args}]}: the host variable each host's loops read. A file's mode, owner or
+    group step rides on the first `lineinfile` step of the same path (`also`: its id), since lineinfile
+    sets them too: one module run on the host instead of two."""
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for step in steps:
         host = step["target"]["host"]
         hosts.setdefault(host, {}).setdefault(step["action"], []).append(
-            {"id": step["id"], "args": step["args"]}
+            {"id": step["id"], "args": dict(step["args"])}
         )
+    for actions in hosts.values():
+        _fold_attributes(actions)
     return hosts
+
+
+def _fold_attributes(actions: dict[str, list[dict[str, Any]]]) -> None:
+    lines: dict[Any, dict[str, Any]] = {}
+    for item in actions.get("lineinfile", ()):
+        lines.setdefault(item["args"]["path"], item)
+    kept = []
+    for item in actions.get("file", ()):
+        attributes = {k: v for k, v in item["args"].items() if k != "path"}
+        carrier = lines.get(item["args"]["path"])
+        if carrier is None or not set(attributes) <= _ATTRIBUTES or set(attributes) & set(carrier["args"]):
+            kept.append(item)
+            continue
+        carrier["args"].update(attributes)
+        carrier.setdefault("also", []).append(item["id"])
+    if kept:
+        actions["file"] = kept
+    else:
+        actions.pop("file", None)
 
 
 class StepEvents:
@@ -170,17 +200,18 @@ class StepEvents:
         self.fresh[host] = (stale, why)
 
     def _item(self, kind: str, res: Mapping[str, Any]) -> None:
-        step = str((res.get("item") or {}).get("id", ""))
-        self.seen.add(step)
-        if kind == "runner_item_on_failed":
-            self.failed.setdefault(step, _message(res))
-        if res.get("changed"):
-            self.changed.add(step)
+        item = res.get("item") or {}
         diff = res.get("diff")
-        for one in diff if isinstance(diff, list) else [diff] if diff else []:
-            text = render_diff(one)
-            if text:  # lineinfile also reports its (unchanged) file attributes
-                self.diffs.setdefault(step, []).append(text)
+        diffs = diff if isinstance(diff, list) else [diff] if diff else []
+        texts = [text for text in map(render_diff, diffs) if text]
+        for step in [str(item.get("id", "")), *map(str, item.get("also") or ())]:
+            self.seen.add(step)
+            if kind == "runner_item_on_failed":
+                self.failed.setdefault(step, _message(res))
+            if res.get("changed"):
+                self.changed.add(step)
+            if texts:  # lineinfile also reports its (unchanged) file attributes: render_diff drops those
+                self.diffs.setdefault(step, []).extend(texts)
 
     def outcome(self, step: Mapping[str, Any]) -> str | None:
         """The reason a step failed, or None."""

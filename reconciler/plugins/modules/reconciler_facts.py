@@ -43,7 +43,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 reconciler_facts:
-  description: hostname, os, hardware and the declared sections, in reconciler's server vocabulary.
+  description:
+    - hostname, os, hardware and the declared sections, in reconciler's server vocabulary.
+    - With services, also service_manager (systemd or sysv), so that service fixes name their module.
   returned: always
   type: dict
 """
@@ -201,9 +203,13 @@ def sysv_services(module, names):
     return result
 
 
-def service_facts(module, names):
+def service_manager():
     # The same test Ansible's service_mgr uses: systemd is the manager only when it booted the host.
-    if os.path.isdir("/run/systemd/system"):
+    return "systemd" if os.path.isdir("/run/systemd/system") else "sysv"
+
+
+def service_facts(module, names):
+    if service_manager() == "systemd":
         return systemd_services(module, names)
     return sysv_services(module, names)
 
@@ -314,6 +320,7 @@ def gather(module, spec):
         facts["packages"] = package_facts(module, spec["packages"])
     if spec.get("services"):
         facts["services"] = service_facts(module, spec["services"])
+        facts["service_manager"] = service_manager()  # service fixes name their module: no setup run
     if spec.get("files"):
         facts["files"] = {path: file_facts(path, lines or []) for path, lines in spec["files"].items()}
     if spec.get("sysctl"):
