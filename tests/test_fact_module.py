@@ -20,7 +20,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from reconciler.collectors.ansible import MODULE_DIR
+from reconciler.collectors.ansible import ACTION_DIR, MODULE_DIR
 from reconciler.collectors.server import normalise_packages, normalise_setup_facts
 
 PATHS = ["/etc/passwd", "/etc/shadow", "/etc/ssh", "/etc/localtime", "/nonexistent/file"]
@@ -166,11 +166,42 @@ def test_the_module_changes_nothing_and_says_so(results: dict[str, Any]) -> None
     assert results["ours"]["changed"] is False
 
 
+
+def test_the_plain_script_path_gathers_what_the_module_gathers(results: dict[str, Any], tmp_path: Path):
+    """With pipelining, the action plugin runs the module file as a plain script (no AnsiballZ, no
+    module_utils on the host): the same facts as the ordinary module, for the same spec."""
+    play = {"hosts": "localhost", "gather_facts": False, "tasks": [playbook()[0]["tasks"][0]]}
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "facts.yml").write_text(yaml.safe_dump([play]))
+    found: dict[str, Any] = {}
+
+    def keep(event: dict[str, Any]) -> bool:
+        if event.get("event") in ("runner_on_ok", "runner_on_failed"):
+            found.update(event["event_data"]["res"])
+        return False
+
+    ansible_runner.run(
+        private_data_dir=str(tmp_path), playbook="facts.yml", quiet=True, event_handler=keep,
+        inventory="localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3",
+        envvars={"ANSIBLE_LIBRARY": str(MODULE_DIR), "ANSIBLE_ACTION_PLUGINS": str(ACTION_DIR),
+                 "ANSIBLE_PIPELINING": "True",
+                 "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"},
+    )
+    assert "invocation" not in found and "invocation" in results["ours"], found  # AnsibleModule never ran
+    plain, module = found["reconciler_facts"], dict(ours(results))
+    assert plain.pop("listening_ports") and module.pop("listening_ports")  # sockets come and go between runs
+    assert plain == module
+
 def test_module_needs_only_the_standard_library() -> None:
+    """On the host, the standard library only: Ansible's module_utils are imported by `main` alone (the
+    ordinary module path), never by the plain script the action plugin runs."""
     source = (Path(MODULE_DIR) / "reconciler_facts.py").read_text()
     imports = {line.split()[1].split(".")[0] for line in source.splitlines()
                if line.startswith(("import ", "from ")) and not line.startswith("from __future__")}
-    assert imports <= {"fnmatch", "grp", "os", "platform", "pwd", "re", "socket", "stat", "time", "ansible"}
+    assert imports <= sys.stdlib_module_names
+    assert [line.strip() for line in source.splitlines() if "import AnsibleModule" in line] == [
+        "from ansible.module_utils.basic import AnsibleModule  # here, so that run_plain never imports it"
+    ]
 
 
 def test_the_host_module_gathers_exactly_the_sections_the_server_kind_requests():

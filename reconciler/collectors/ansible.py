@@ -32,7 +32,7 @@ from .base import CollectOptions, Collector, Job, Target, merge_parts
 from .server import SERVER
 
 MODULE_DIR = Path(__file__).resolve().parent.parent / "plugins" / "modules"
-ACTION_DIR = MODULE_DIR.parent / "action"  # apply's freshness barrier, found beside the generated playbook
+ACTION_DIR = MODULE_DIR.parent / "action"  # our action plugins, found beside the (generated) playbook
 MODULE = "reconciler_facts"
 TARGETS = "_reconciler_targets"  # the group of hosts this run gathers, in our generated inventory
 SPEC_VAR = "reconciler_spec"
@@ -140,6 +140,14 @@ def write_inventory(path: Path, specs: Mapping[str, dict[str, Any]], host_vars: 
         if (python := _interpreter(found)) is not None:
             lines.append(f"          ansible_python_interpreter: {json.dumps(python)}")
     path.write_text("\n".join(lines) + "\n")
+
+
+def _beside_the_play(private: Path) -> Path:
+    """The run's playbook directory, with our action plugins beside it (an ad-hoc run is given it with
+    --playbook-dir)."""
+    (private / "project").mkdir()
+    (private / "project" / "action_plugins").symlink_to(ACTION_DIR, target_is_directory=True)
+    return private / "project"
 
 
 def _with_our_ansible(path: str) -> str:
@@ -421,6 +429,7 @@ class AnsibleCollector(Collector):
             began = time.monotonic()
             inventory = private / "targets.yml"
             write_inventory(inventory, specs, self.project.inventory.host_vars, carried=carried)
+            _beside_the_play(private)
             prepared = time.monotonic() - began
             with _interruptible(str(private)) as cancelled:
                 stats = self._run(private, inventory, events, cancelled, forks, timeout,
@@ -440,9 +449,7 @@ class AnsibleCollector(Collector):
         try:
             inventory = private / "targets.yml"
             write_inventory(inventory, specs, self.project.inventory.host_vars, host_vars)
-            (private / "project").mkdir()
-            (private / "project" / "play.yml").write_text(playbook)
-            (private / "project" / "action_plugins").symlink_to(ACTION_DIR, target_is_directory=True)
+            (_beside_the_play(private) / "play.yml").write_text(playbook)
             tasks = playbook.count("- name:")
             with _interruptible(str(private)) as cancelled:
                 return self._run(private, inventory, events, cancelled, forks, timeout,
@@ -467,7 +474,8 @@ class AnsibleCollector(Collector):
             suppress_output_file=True, settings={"pexpect_timeout": 0.5, "suppress_ansible_output": True},
             # ansible-playbook has no --task-timeout (and a package install may rightly take longer)
             cmdline=f"--module-path {shlex.quote(str(MODULE_DIR))} --timeout {timeout}"
-            + (" --check --diff" if check else "" if playbook else f" --task-timeout {timeout}"),
+            + (" --check --diff" if check else "" if playbook else
+               f" --task-timeout {timeout} --playbook-dir {shlex.quote(str(private / 'project'))}"),
         )
         began = time.monotonic()
         try:

@@ -19,8 +19,7 @@ try:
 except ImportError:  # an ansible-playbook of another interpreter: our package is three levels up
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     from reconciler.digests import cut_facts, sha256
-
-FACTS = "reconciler_facts"
+from reconciler.plugins.action.reconciler_facts import FACTS, run_facts
 
 
 class ActionModule(ActionBase):
@@ -29,8 +28,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        found = self._execute_module(module_name=FACTS, module_args={"spec": self._task.args.get("spec")},
-                                     task_vars=task_vars)
+        found = run_facts(self, {"spec": self._task.args.get("spec")}, task_vars or {})
         if found.get("failed") or not isinstance(found.get(FACTS), dict):
             return dict(found, failed=True)
         facts = found[FACTS]

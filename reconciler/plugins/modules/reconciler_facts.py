@@ -1,7 +1,9 @@
 #!/usr/bin/python
 """reconciler_facts: the read-only fact module the `ansible` collector runs once per host.
 
-Place in the pipeline: shipped by reconciler/collectors/ansible.py to every target host as ONE ad-hoc task.
+Place in the pipeline: shipped by reconciler/collectors/ansible.py to every target host as ONE ad-hoc task
+(and run by apply's freshness barrier and re-collection). When Ansible pipelines, the action plugin of the
+same name runs this file as a plain script (`run_plain`); otherwise it is an ordinary module (`main`).
 In: the merged declared spec of the host's CIs. Out: `reconciler_facts`, already in the server fact
 vocabulary of reconciler/collectors/server.py. Only the Python standard library is used on the target, and
 nothing on the host is ever changed (no writes, no package manager calls other than queries).
@@ -52,15 +54,17 @@ reconciler_facts:
 
 import fnmatch
 import grp
+import json
 import os
 import platform
 import pwd
 import re
+import shutil
 import socket
 import stat
+import subprocess
+import sys
 import time
-
-from ansible.module_utils.basic import AnsibleModule
 
 _DISTRIBUTIONS = {
     "debian": "Debian", "ubuntu": "Ubuntu", "centos": "CentOS", "rhel": "RedHat", "rocky": "Rocky",
@@ -334,12 +338,58 @@ def gather(module, spec):
     return facts
 
 
-def main():
-    module = AnsibleModule(argument_spec={"spec": {"type": "dict", "default": {}}}, supports_check_mode=True)
+class PlainModule:
+    """What gather() needs of AnsibleModule, when the action plugin (plugins/action/reconciler_facts.py) runs
+    this file as a plain script on the host: no AnsiballZ wrapper, so Ansible's module_utils are not
+    imported there (they are most of a module run's time on the host)."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def get_bin_path(self, name, required=False):
+        path = os.pathsep.join([os.environ.get("PATH", ""), "/sbin", "/usr/sbin", "/usr/local/sbin"])
+        found = shutil.which(name, path=path)
+        if required and not found:
+            self.fail_json(msg="Failed to find required executable %s in paths: %s" % (name, path))
+        return found
+
+    def run_command(self, args):
+        try:
+            done = subprocess.run(args, check=False, stdin=subprocess.DEVNULL, capture_output=True)
+        except OSError as exc:
+            return 2, "", str(exc)
+        return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+
+    def fail_json(self, **result):
+        self.exit_json(failed=True, **result)
+
+    def exit_json(self, **result):
+        sys.stdout.write(json.dumps(result))
+        sys.stdout.flush()
+        sys.exit(1 if result.get("failed") else 0)
+
+
+def finish(module, spec):
     started = time.monotonic()
-    facts = gather(module, module.params["spec"] or {})
+    facts = gather(module, spec)
     module.exit_json(changed=False, reconciler_facts=facts,
                      reconciler_seconds=round(time.monotonic() - started, 4))
+
+
+def run_plain(params):
+    """The action plugin's entry point (see PlainModule)."""
+    module = PlainModule(params)
+    try:
+        finish(module, params.get("spec") or {})
+    except Exception as exc:  # noqa: BLE001 -- an unforeseen host: a failed task with its reason
+        module.fail_json(msg="reconciler_facts failed: %s: %s" % (type(exc).__name__, exc))
+
+
+def main():
+    from ansible.module_utils.basic import AnsibleModule  # here, so that run_plain never imports it
+
+    module = AnsibleModule(argument_spec={"spec": {"type": "dict", "default": {}}}, supports_check_mode=True)
+    finish(module, module.params["spec"] or {})
 
 
 if __name__ == "__main__":
