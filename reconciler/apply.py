@@ -39,6 +39,7 @@ APPLIED, UNVERIFIED, FAILED, MANUAL, SKIPPED = (
 
 NOT_ATTEMPTED = "not attempted: an earlier step failed (--stop-on-error)"
 CHANGED = "its facts changed since the plan was made"
+UNCOLLECTED = "could not be collected"  # the reasons check_* give a CI whose freshness is unknown, not stale
 
 
 class Refused(ReconcilerError):
@@ -130,9 +131,25 @@ def check_barrier(steps: Sequence[Mapping[str, Any]], events: StepEvents) -> Non
 
 
 def _refuse_stale(stale: Mapping[str, str]) -> None:
-    if stale:
-        detail = "; ".join(f"{ci}: {why}" for ci, why in sorted(stale.items()))
-        raise Refused(f"refused: the plan is stale, reality changed since the review ({detail}); plan again")
+    """One refusal naming every CI: those whose facts changed (stale: plan again) apart from those whose facts
+    could not be collected (unreachable: the plan may still hold, it could not be checked); CIs with the same
+    reason (one host's) are named together, so that one host's long ssh error is said once."""
+    if not stale:
+        return
+    unchecked = {ci: why for ci, why in stale.items() if why.startswith(UNCOLLECTED)}
+    changed = {ci: why for ci, why in stale.items() if ci not in unchecked}
+    said = [f"the plan is stale, reality changed since the review ({_by_reason(changed)})"] if changed else []
+    if unchecked:
+        said.append(f"the plan could not be checked against reality ({_by_reason(unchecked)})")
+    advice = "plan again" if changed else "apply again once they can be collected"
+    raise Refused(f"refused: {'; '.join(said)}; nothing was changed; {advice}")
+
+
+def _by_reason(found: Mapping[str, str]) -> str:
+    named: dict[str, list[str]] = {}
+    for ci, why in sorted(found.items()):
+        named.setdefault(why, []).append(ci)
+    return "; ".join(f"{', '.join(cis)}: {why}" for why, cis in named.items())
 
 
 # --- the run --------------------------------------------------------------------------------------
