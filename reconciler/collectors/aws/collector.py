@@ -24,7 +24,7 @@ from ...errors import CollectorError
 from ...model import CI, Collection, FactSet, Observed, Project, Settings, Source
 from ..base import CollectOptions, Collector, Job
 from . import ec2_eip, ec2_instance, ec2_security_group, ec2_volume, iam_user, rds_instance, s3_bucket
-from .hints import HomePages, tagging_hints
+from .hints import tagging_hints
 from .jobs import run_scope, scope_jobs, scope_results
 from .matching import Outcome, candidates, prepare, resolve
 from .scan import (
@@ -150,7 +150,6 @@ class AwsCollector(Collector):
              regions: list[str]) -> tuple[list[ScopeResult], list[Future[None]]]:
         results: list[ScopeResult] = []
         futures: dict[Future[ScopeResult], str] = {}
-        early: dict[tuple[str, str], HomePages] = {}
         # kind-major order: the heaviest listings (instances first) start first, so the endpoint is kept
         # busy while earlier answers are parsed here
         for spec in specs:
@@ -160,25 +159,17 @@ class AwsCollector(Collector):
                     if account.error:
                         results.append(ScopeResult(account.label, where, spec, error=account.error))
                         continue
-                    begun = lambda: None
-                    if spec.tagging_type and account.id:  # owner-hint pages may go out with the listing
-                        pages = HomePages(pool, account, spec.tagging_type, region, self.clients)
-                        early[(account.id, spec.name)], begun = pages, pages.start
-                    future = pool.submit(list_scope, account, spec, region, self.clients, self.redact, regions,
-                                         begun)
+                    future = pool.submit(list_scope, account, spec, region, self.clients, self.redact, regions)
                     futures[future] = scope_label(account.label, where)
-        listed, hinted = self.wait_scopes(pool, futures, results, {a.id: a for a in accounts if a.id}, regions[0],
-                                          early)
+        listed, hinted = self.wait_scopes(pool, futures, results, {a.id: a for a in accounts if a.id}, regions[0])
         return results + listed, hinted
 
     def wait_scopes(self, pool: Executor, futures: Mapping[Future[ScopeResult], str], failed: list[ScopeResult],
-                    accounts: dict[str, Account], home: str, early: Mapping[tuple[str, str], HomePages]
-                    ) -> tuple[list[ScopeResult], list[Future[None]]]:
+                    accounts: dict[str, Account], home: str) -> tuple[list[ScopeResult], list[Future[None]]]:
         """Collect list results, advancing progress once per account/region when its last kind is done.
         Bucket regions (identity, when the listing could not tell them) and owner-hint tags are asked for
-        as soon as a bucket listing arrives, while EC2 still lists (the home region's hint pages since the
-        listing started: `early`, told here what was listed); the hints' futures are returned, not waited
-        for (matching does not need them)."""
+        as soon as a bucket listing arrives, while EC2 still lists; the hints' futures are returned, not
+        waited for (matching does not need them)."""
         remaining: dict[str, int] = defaultdict(int)
         for label in futures.values():
             remaining[label] += 1
@@ -191,12 +182,8 @@ class AwsCollector(Collector):
             done.append(result)
             pending = submit_details(pool, unlocated(result), accounts, self.clients, home, self.redact)
             located += [(result, job) for job in pending]
-            pages = early.get((result.account, result.spec.name))
             if not pending and result.spec.tagging_type:
-                if pages:
-                    pages.tell(result)  # here, not in the pool: no page asked for once all are answered
-                hinted.append(pool.submit(tagging_hints, result, accounts[result.account], self.clients,
-                                          self.redact, pages))
+                hinted.append(pool.submit(tagging_hints, result, accounts[result.account], self.clients, self.redact))
             remaining[futures[future]] -= 1
             if remaining[futures[future]] == 0:
                 progress.advance()
@@ -205,8 +192,7 @@ class AwsCollector(Collector):
         for result in done:
             fail_unlocated(result)
         for result in {id(r): r for r, _ in located}.values():  # located one by one: hints only now
-            hinted.append(pool.submit(tagging_hints, result, accounts[result.account], self.clients, self.redact,
-                                      early.get((result.account, result.spec.name))))
+            hinted.append(pool.submit(tagging_hints, result, accounts[result.account], self.clients, self.redact))
         progress.finish()
         return done, hinted
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...model import Collection
 from ..base import Job
-from .hints import HomePages, tagging_hints
+from .hints import tagging_hints
 from .scan import ScopeResult, fail_unlocated, list_scope, scope_label, submit_details, unlocated
 from .sessions import AccountConfig, BaseSessions, open_account, parse_accounts
 from .spec import KindSpec
@@ -47,17 +47,14 @@ def run_scope(collector: Any, job: Job, specs: Mapping[str, KindSpec]) -> tuple[
     if account.error or account.id is None:
         result = ScopeResult(account.label, where, spec, error=account.error or "no account id")
     else:
+        result = list_scope(account, spec, region, collector.clients, collector.redact, regions)
         with ThreadPoolExecutor(collector.workers, thread_name_prefix="aws") as pool:
-            # owner-hint pages go out with the listing, as in AwsCollector.scan
-            early = HomePages(pool, account, spec.tagging_type, region, collector.clients) if spec.tagging_type else None
-            result = list_scope(account, spec, region, collector.clients, collector.redact, regions,
-                                early.start if early else lambda: None)
             for pending in submit_details(pool, unlocated(result), {account.id: account}, collector.clients,
                                           regions[0], collector.redact):
                 pending.result()
-            fail_unlocated(result)
-            if result.spec.tagging_type:
-                tagging_hints(result, account, collector.clients, collector.redact, early)
+        fail_unlocated(result)
+        if result.spec.tagging_type:
+            tagging_hints(result, account, collector.clients, collector.redact)
     counter = collector.clients.counter
     return result, dict(counter.calls), dict(counter.sent)
 

@@ -142,16 +142,13 @@ class BucketListError(BotoCoreError):
     fmt = "{operation}: {why}"
 
 
-def list_buckets(client_for: Callable[[str], Any], regions: list[str], gather: Gather,
-                 begun: Callable[[], None] = lambda: None) -> list[Raw]:
+def list_buckets(client_for: Callable[[str], Any], regions: list[str], gather: Gather) -> list[Raw]:
     """Every bucket of the account, with `BucketRegion` wherever one of the scanned regions holds it.
-    The per-region listings (and their checks) are independent: they go out at once, and `begun` lets
-    the owner-hint pages go out beside them (the account holds buckets)."""
+    The per-region listings (and their checks) are independent: they go out at once."""
     client = client_for(regions[0])  # ListBuckets and GetBucketLocation answer the same from any region
     records = gather(client, lambda _: _buckets(client), [None])[0]
     if all(record.get("BucketRegion") for record in records):
         return list[Raw](records)
-    begun()
     by_name = {record["Name"]: record for record in records}
     found: dict[str, str] = {}
     alone = len(regions) == 1  # nothing to overlap with: the answer's first bucket is located to check

@@ -124,16 +124,16 @@ def checked(records: list[Any], operation: str, key: str) -> list[Raw]:
 
 
 def list_scope(account: Account, spec: KindSpec, region: str, clients: Clients, redact: Redactor,
-               regions: Sequence[str] = (), begun: Callable[[], None] = lambda: None) -> ScopeResult:
+               regions: Sequence[str] = ()) -> ScopeResult:
     """List one kind in one scope. `region` is where the client points; account-level scopes have none
-    (their lister, if any, is given every scanned region, and `begun` to call once more calls follow)."""
+    (their lister, if any, is given every scanned region)."""
     scope_region = None if spec.account_level else region
     assert account.id is not None
     try:
         client = clients.for_account(account, spec.service, region)
         if spec.lister:  # its calls take their own slots: independent ones (per region) go out at once
             records = spec.lister(lambda where: clients.for_account(account, spec.service, where),
-                                  list(regions) or [region], gatherer(clients), begun)
+                                  list(regions) or [region], gatherer(clients))
         else:
             with clients.slot(client, LIST_WEIGHT):
                 records = list_records(client, spec)

@@ -84,10 +84,9 @@ class KindSpec:
     # per-CI shaping of facts to the form the CI declared (e.g. security groups by name or by id)
     tailor: Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]] | None = None
     created_key: str | None = None  # the fact holding the creation time
-    # a listing of its own, given a client per region, the scanned regions, a way to run independent
-    # calls at once, each holding a slot of its endpoint (S3: buckets per region), and a hook to call
-    # once it knows the listing holds resources and needs more calls (owner-hint pages start then)
-    lister: Callable[[Callable[[str], Any], list[str], Gather, Callable[[], None]], list[Raw]] | None = None
+    # a listing of its own, given a client per region, the scanned regions and a way to run independent
+    # calls at once, each holding a slot of its endpoint (S3: buckets per region)
+    lister: Callable[[Callable[[str], Any], list[str], Gather], list[Raw]] | None = None
     # the Resource Groups Tagging API type (`s3:bucket`) when GetResources answers tags for this kind
     tagging_type: str | None = None
 
