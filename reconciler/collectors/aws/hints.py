@@ -77,8 +77,8 @@ def named_tags(result: ScopeResult, account: Account, clients: Clients, redact: 
               for names in [sorted(arns)] for start in range(0, len(names), PAGE)]
 
     def one(chunk: tuple[str, list[str]]) -> dict[str, dict[str, str]] | Exception:
-        client = clients.for_account(account, SERVICE, chunk[0])
         try:
+            client = clients.for_account(account, SERVICE, chunk[0])
             with clients.slot(client, LIST_WEIGHT):
                 return arn_tags(client, chunk[1])
         except AWS_ERRORS as error:
