@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -182,3 +183,70 @@ def test_an_endpoint_ignoring_the_bucket_region_filter_gets_each_bucket_located(
     assert len(found) == BUCKETS + 1
     # every bucket located on its own (the two regions' listings both held every bucket)
     assert collection.stats["api_calls_by_operation"]["s3.get_bucket_location"] >= BUCKETS + 2
+
+
+ACCOUNT_C = "333333333333"
+BY_NAME = {"regions": [EU, US], "kinds": ["aws.s3.bucket"],
+           "accounts": [{"id": ACCOUNT_C, "role_arn": f"arn:aws:iam::{ACCOUNT_C}:role/reconciler-readonly"}]}
+
+
+@pytest.fixture(scope="module")
+def even_buckets(buckets: Any) -> Any:
+    """Account C: 100 buckets in each scanned region (every fourth never tagged)."""
+    session = buckets.session(ACCOUNT_C, EU)
+    eu, us = session.client("s3"), session.client("s3", region_name=US)
+    for n in range(200):
+        s3 = us if n % 2 else eu
+        s3.create_bucket(Bucket=f"c-{n:03}", **({} if n % 2 else {"CreateBucketConfiguration": {"LocationConstraint": EU}}))
+        if n % 4:
+            s3.put_bucket_tagging(Bucket=f"c-{n:03}", Tagging={"TagSet": [{"Key": "Owner", "Value": f"t{n % 3}"}]})
+    return buckets
+
+
+def test_owner_hints_by_name_go_out_at_once_at_one_call_per_100_buckets(even_buckets: Any) -> None:
+    state = {"now": 0, "most": 0, "by_name": 0}
+    lock = threading.Lock()
+
+    def slow_tagging(params: dict[str, Any], **_: Any) -> None:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            state["by_name"] += len(params.get("ResourceARNList") or ())
+        time.sleep(0.3)  # a slow link: calls that wait for one another would show here
+        with lock:
+            state["now"] -= 1
+
+    factory = hooked(("before-parameter-build.resource-groups-tagging-api.GetResources", slow_tagging))
+    collection = AwsCollector(project(BY_NAME), CollectOptions(), session_factory=factory).collect([])
+    found = {o.identity["name"]: o for o in untracked(collection) if o.kind == "aws.s3.bucket"}
+    assert len(found) == 200
+    assert all(o.facts["owner_hints"] == ({"Owner": f"t{int(name[2:]) % 3}"} if int(name[2:]) % 4 else {})
+               for name, o in found.items())
+    # 100 buckets a region: one call each, asked by name, both in flight at once (not chained pages)
+    assert collection.stats["api_calls_by_operation"]["resourcegroupstaggingapi.get_resources"] == 2
+    assert state["by_name"] == 200 and state["most"] == 2
+    assert collection.stats["retries"] == 0 and "owner_hints_unavailable" not in collection.stats
+
+
+class HtmlPage:
+    """A raw HTTP answer botocore reads: a proxy's page, not the API's."""
+
+    def stream(self, **_: Any) -> Any:
+        yield b"<!DOCTYPE html><html><body>Sign in</body></html>"
+
+
+def test_a_broken_tagging_answer_by_name_leaves_hints_absent_and_noted(even_buckets: Any) -> None:
+    def broken(request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        if event_name.endswith(".GetResources"):
+            return AWSResponse(request.url, 200, {}, HtmlPage())
+        return None
+
+    factory = hooked(("before-send", broken))
+    options = CollectOptions(extra={"aws_max_attempts": 1})
+    collection = AwsCollector(project(BY_NAME), options, session_factory=factory).collect([])
+    assert {s.status for s in collection.sources} == {"ok"}
+    found = [o for o in untracked(collection) if o.kind == "aws.s3.bucket"]
+    assert len(found) == 200 and not any("owner_hints" in o.facts for o in found)
+    assert "GetResources" in collection.stats["owner_hints_unavailable"]
+    assert "HTML" in collection.stats["owner_hints_unavailable"]
+    assert collection.stats["api_calls_by_operation"]["resourcegroupstaggingapi.get_resources"] == 2
