@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,19 @@ case "$1" in
   *) echo "Usage: $0 {{start|stop|status}}"; exit 1 ;;
 esac
 """
+
+
+@contextmanager
+def stand_in_service(name: str, state: Path) -> Iterator[str]:
+    """/etc/init.d/NAME running INIT_SCRIPT (its state the file `state`), removed afterwards."""
+    script = Path("/etc/init.d") / name
+    script.write_text(INIT_SCRIPT.format(state=state))
+    script.chmod(0o755)
+    try:
+        yield name
+    finally:
+        script.unlink()
+
 
 @dataclass
 class Sshd:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .ssh_fixture import INIT_SCRIPT, Sshd, _children, free_port, sshd  # noqa: F401
+from .ssh_fixture import Sshd, _children, free_port, sshd, stand_in_service  # noqa: F401
 
 TIMEOUT = 5  # reconciler.yml ansible.timeout: an unreachable host must not hold the test for long
 
@@ -38,13 +38,8 @@ def doomed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[str]:
     name = f"rcn-unreach-{os.getpid() % 100000}{len(str(tmp_path)) % 10}"
-    script = Path("/etc/init.d") / name
-    script.write_text(INIT_SCRIPT.format(state=tmp_path / "service.running"))
-    script.chmod(0o755)
-    try:
+    with stand_in_service(name, tmp_path / "service.running"):
         yield name
-    finally:
-        script.unlink()
 
 
 def write_project(project, tmp_path: Path, sshd: Sshd, doomed: Sshd, service: str) -> dict[str, Path]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .ssh_fixture import INIT_SCRIPT, Sshd, sshd  # noqa: F401
+from .ssh_fixture import Sshd, sshd, stand_in_service  # noqa: F401
 
 AUDIT = """
 import json, os
@@ -42,13 +42,10 @@ class CallbackModule(CallbackBase):
 def names(tmp_path):
     suffix = f"{os.getpid() % 100000}{len(str(tmp_path)) % 10}"
     made = {"user": f"rcnu{suffix}", "group": f"rcng{suffix}", "service": f"rcn-test-{suffix}"}
-    script = Path("/etc/init.d") / made["service"]
-    script.write_text(INIT_SCRIPT.format(state=tmp_path / "service.running"))
-    script.chmod(0o755)
     try:
-        yield made
+        with stand_in_service(made["service"], tmp_path / "service.running"):
+            yield made
     finally:
-        script.unlink()
         subprocess.run(["userdel", made["user"]], capture_output=True)
         subprocess.run(["groupdel", made["group"]], capture_output=True)
 
