@@ -18,7 +18,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import pipeline
-from .collectors.ansible import SYSCTL_ROOT_VAR, AnsibleCollector, host_of, merge_specs, spec_of
+from .collectors.ansible import (
+    SYSCTL_ROOT_VAR,
+    AnsibleCollector,
+    ansible_timeout,
+    host_of,
+    merge_specs,
+    spec_of,
+)
 from .collectors.base import CollectOptions
 from .digests import fact_shape
 from .errors import ReconcilerError
@@ -266,7 +273,8 @@ def run_server_steps(
     AnsibleCollector(project, CollectOptions()).run_playbook(
         {host: merge_specs([spec_of(by_id[ci].desired) for ci in sorted(found)]) for host, found in cis.items()},
         playbook(stop_on_error, gather=not check, actions={a for actions in hosts.values() for a in actions},
-                 fresh=bool(pinned), omit=_unused_variants(project, list(hosts))),
+                 fresh=bool(pinned), omit=_unused_variants(project, list(hosts)),
+                 timeout=ansible_timeout(project)),
         events,
         extra,
         check=check,

@@ -157,8 +157,6 @@ def frozen(server: Sshd) -> Iterator[None]:
             os.kill(pid, signal.SIGCONT)
 
 
-@pytest.mark.skip(reason="needs a task timeout on the freshness barrier's task (fixers/server_play.py): "
-                         "without it a hung host holds apply until the run's deadline (~140 s here)")
 def test_a_host_hanging_at_the_barrier_is_refused_within_the_ansible_timeout(cli, project, tmp_path, sshd,
                                                                              doomed, service):
     paths = write_project(project, tmp_path, sshd, doomed, service)

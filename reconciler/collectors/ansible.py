@@ -94,6 +94,11 @@ def licence_spec(globs: Sequence[str]) -> dict[str, Any]:
 
 # --- how to run -----------------------------------------------------------------------------------
 
+def ansible_timeout(project: Project) -> int:
+    """reconciler.yml `ansible.timeout`: seconds to connect to a host, and to read its facts."""
+    return int((project.settings.ansible or {}).get("timeout") or DEFAULT_TIMEOUT)
+
+
 def safe_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment without credentials; Ansible's own *_FILE settings (paths, not secrets) stay."""
     return {key: value for key, value in environ.items()
@@ -404,8 +409,7 @@ class AnsibleCollector(Collector):
         ansible = self.project.settings.ansible or {}
         extra = self.options.extra or {}
         forks = int(ansible.get("forks") or DEFAULT_FORKS)
-        timeout = int(ansible.get("timeout") or DEFAULT_TIMEOUT)
-        return forks, timeout, int(extra.get("ansible_max_result") or DEFAULT_MAX_RESULT)
+        return forks, ansible_timeout(self.project), int(extra.get("ansible_max_result") or DEFAULT_MAX_RESULT)
 
     def _environment(self, prepared: Mapping[str, str], max_result: int) -> dict[str, str]:
         """ansible-runner's environment minus credentials, with our settings; host key checking untouched."""

@@ -37,6 +37,8 @@ def _arg(name: str) -> str:
     return f'"{{{{ item.args.{name} | default(omit) }}}}"'
 
 
+# reading facts is bounded by the Ansible timeout, as in collection (a host that hangs after connecting must
+# not hold the run until its deadline); the fixes are not (a package install may rightly take longer)
 _FRESH_PLAY = f"""- hosts: _reconciler_targets
   gather_facts: false
   any_errors_fatal: true
@@ -58,12 +60,14 @@ def playbook(
     actions: Iterable[str] | None = None,
     fresh: bool = False,
     omit: Iterable[str] = (),
+    timeout: int = 30,
 ) -> str:
     """The fixed playbook (only the tasks of `actions`, when given, less the tasks named in `omit`: an empty
     loop or a false `when` still costs a worker per host); without --stop-on-error a failing item never
     stops the host's other steps. `gather`: end with the read-only fact module, so that apply re-collects
     in the same run. `fresh` (apply): a first play, the freshness barrier — any stale or unreachable host
-    stops every host before a single fix runs. The strategy is linear: measured on the apply benchmark,
+    stops every host before a single fix runs. `timeout` bounds the barrier's and the closing fact
+    task's run on a host (seconds). The strategy is linear: measured on the apply benchmark,
     `free` cost the controller ~30 % more CPU for no gain in wall time. With `stop_on_error` the first
     failure stops every host."""
     wanted = set(actions) if actions is not None else None
@@ -119,11 +123,11 @@ def playbook(
     errors = "" if stop_on_error else "\n      ignore_errors: true"
     body = (_NOTHING_TO_DO if fresh else "") + "\n".join(task + errors for task in tasks)
     if gather:
-        body += f'\n    - name: facts\n      reconciler_facts:\n        spec: "{{{{ {SPEC_VAR} }}}}"'
+        body += f'\n    - name: facts\n      reconciler_facts:\n        spec: "{{{{ {SPEC_VAR} }}}}"\n      timeout: {timeout}'
     # --stop-on-error: the first failure stops every host (linear, so that no host runs ahead of it)
     pace = "  any_errors_fatal: true\n" if stop_on_error else ""
     fixes = f"- hosts: _reconciler_targets\n  gather_facts: false\n{pace}  tasks:\n{body}\n"
-    return (_FRESH_PLAY if fresh else "") + fixes
+    return (_FRESH_PLAY + f"      timeout: {timeout}\n" if fresh else "") + fixes
 
 
 def host_steps(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
