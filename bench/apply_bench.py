@@ -10,6 +10,8 @@ apply's time goes (from its own stage timings) and the load average.
     python bench/apply_bench.py [--hosts 20] [--repeat 3] [--forks 25] [--drifts 5|1]
 
 `--drifts 1`: only one file mode drifted per host (the other four items in sync), the peer fixing that one.
+`--in-sync N`: N more declared items per host that are already in sync (installed packages, existing users,
+groups and files), read by every fact collection and fixed by no one: the shape of a real baseline.
 """
 
 from __future__ import annotations
@@ -71,8 +73,30 @@ def reset(root: Path, hosts: int, drifts: int = 5) -> None:
             (d / "service.running").touch()
 
 
-def build(root: Path, sshd: Sshd, hosts: int, forks: int, tag: str) -> list[Path]:
+def in_sync(count: int) -> dict[str, dict[str, str]]:
+    """`count` declared items this machine already satisfies, spread over four sections."""
+    pools = {
+        "packages": ["bash", "coreutils", "dash", "dpkg", "apt", "base-files", "grep", "gzip", "sed", "tar",
+                     "findutils", "hostname", "login", "passwd", "perl-base", "debianutils", "diffutils",
+                     "mount", "util-linux", "ncurses-base"],
+        "users": ["root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp",
+                  "proxy", "www-data", "backup", "list", "irc", "nobody"],
+        "groups": ["root", "daemon", "bin", "sys", "adm", "tty", "disk", "lp", "mail", "news", "uucp", "man",
+                   "proxy", "kmem", "dialout", "fax", "voice", "cdrom", "floppy", "tape", "sudo", "audio"],
+        "files": ["/etc/passwd", "/etc/group", "/etc/hostname", "/etc/hosts", "/etc/os-release", "/etc/shells",
+                  "/etc/debian_version", "/etc/login.defs", "/etc/profile", "/etc/bash.bashrc"],
+    }
+    sections: dict[str, dict[str, str]] = {}
+    for n in range(count):
+        section = list(pools)[n % len(pools)]
+        names = pools[section]
+        sections.setdefault(section, {})[names[(n // len(pools)) % len(names)]] = "present"
+    return sections
+
+
+def build(root: Path, sshd: Sshd, hosts: int, forks: int, tag: str, extra: int = 0) -> list[Path]:
     scripts, inventory, docs = [], {}, []
+    baseline = in_sync(extra)
     for i in range(hosts):
         d = host_dir(root, i)
         d.mkdir(parents=True)
@@ -95,7 +119,9 @@ def build(root: Path, sshd: Sshd, hosts: int, forks: int, tag: str) -> list[Path
                 "ci": f"h{i:02d}",
                 "kind": "server",
                 "desired": {
+                    **baseline,
                     "files": {
+                        **baseline.get("files", {}),
                         str(d / "a.conf"): {"mode": "0600", "contains": ["PermitRootLogin no"]},
                         str(d / "b.conf"): {"mode": "0600"},
                     },
@@ -168,13 +194,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--drifts", type=int, choices=(1, 5), default=5)
+    parser.add_argument("--in-sync", type=int, default=0, help="declared items per host already in sync")
     args = parser.parse_args()
     load_before = os.getloadavg()
     root = Path(tempfile.mkdtemp(prefix="apply-bench-"))
     addresses = loopback_addresses(min(args.hosts, 16))  # sshd listens on at most 16 sockets
     sshd = Sshd(root / "sshd", free_port(addresses), addresses)
     (root / "sshd").mkdir()
-    scripts = build(root, sshd.start(), args.hosts, args.forks, str(os.getpid()))
+    scripts = build(root, sshd.start(), args.hosts, args.forks, str(os.getpid()), args.in_sync)
     env = dict(
         os.environ,
         RECONCILER_REGISTER=f"sqlite:///{root / 'register.db'}",
@@ -199,7 +226,8 @@ def report(runs: list[dict[str, float]], args: argparse.Namespace, load_before: 
     )
     overhead = median["apply"] - accounted
     print(
-        f"apply_bench: {args.hosts} hosts over SSH x {args.drifts} drifted item(s), forks {args.forks}, "
+        f"apply_bench: {args.hosts} hosts over SSH x {args.drifts} drifted item(s) (+{args.in_sync} in sync), "
+        f"forks {args.forks}, "
         f"{args.repeat} repetition(s), medians; load average before {_load(load_before)}, "
         f"after {_load(os.getloadavg())}"
     )
