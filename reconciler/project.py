@@ -38,8 +38,10 @@ _LEVEL = {"enum": list(SEVERITIES)}
 _GLOBS = {"type": "array", "items": {"type": "string"}}
 _TEXT = {"type": "string"}
 _ACCOUNT_ID = {"type": ["string", "integer"]}
+_SECONDS = {"type": "number", "exclusiveMinimum": 0}
 _AWS = {
     "type": "object",
+    "additionalProperties": False,
     "properties": {
         "regions": {"type": "array", "items": _TEXT, "minItems": 1},
         "accounts": {"type": "array", "items": {"anyOf": [_ACCOUNT_ID, {
@@ -47,8 +49,11 @@ _AWS = {
             "properties": {"id": _ACCOUNT_ID, "profile": _TEXT, "role_arn": _TEXT, "external_id": _TEXT}}]}},
         "kinds": _GLOBS,
         "workers": {"type": "integer", "minimum": 1},
+        "endpoint_concurrency": {"type": "integer", "minimum": 1},
         "max_attempts": {"type": "integer", "minimum": 1},
-        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "read_timeout": _SECONDS,
+        "timeout": _SECONDS,  # read_timeout's earlier name
+        "connect_timeout": _SECONDS,
     },
 }
 SETTINGS_SCHEMA = {

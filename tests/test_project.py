@@ -190,6 +190,16 @@ def test_a_settings_file_with_an_unknown_key_or_bad_value_is_reported(base):
     assert "reconciler.yml:2: unknown key(s) ('regsiter' was unexpected)" in problems
 
 
+def test_aws_timeouts_and_concurrency_are_checked_as_documented(base):
+    base.write("reconciler.yml", "aws:\n  read_timeout: 60\n  connect_timeout: 5\n  endpoint_concurrency: 4\n")
+    assert load_project(base.root).settings.aws == {"read_timeout": 60, "connect_timeout": 5,
+                                                    "endpoint_concurrency": 4}
+    base.write("reconciler.yml", "aws:\n  read_timout: 60\n  connect_timeout: soon\n")
+    problems = problems_of(base)
+    assert any(p.startswith("reconciler.yml:2") and "'read_timout' was unexpected" in p for p in problems), problems
+    assert any(p.startswith("reconciler.yml:3") and "'soon' is not of type 'number'" in p for p in problems), problems
+
+
 def test_a_missing_inventory_source_is_an_error(project):
     project.write("reconciler.yml", "inventories: [nowhere/]\n")
     assert any("nowhere" in p and "does not exist" in p for p in problems_of(project))
