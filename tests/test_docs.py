@@ -106,3 +106,34 @@ def test_the_report_schema_rejects_what_breaks_the_contract(cli):
         breakage(broken)
         with pytest.raises(jsonschema.ValidationError):
             assert_valid_report(broken)
+
+
+def _steps(plan: dict) -> list[tuple]:
+    return sorted((s["ci"], s["path"], s["action"], s["manual"]) for s in plan["steps"])
+
+
+def test_plan_apply_md_plan_forms_on_a_facts_file_project(cli, fleet, tmp_path, monkeypatch):
+    """docs/plan-apply.md: `plan --out PLAN --format markdown > review.md`, its options (--kind, --facts-dir,
+    --executor, --quiet, --format json --output) and exit codes. Facts come from files, so no host is
+    contacted: there is no preview."""
+    monkeypatch.chdir(tmp_path)
+    base = ("--project", str(fleet), "plan")
+    review = cli(*base, "--out", "change-42.plan", "--format", "markdown")
+    assert review.code == 2, review.err
+    assert review.out.startswith("## Reconcile plan") and "| s002 | `packages.telnetd` | 0.17-44 | absent |" in review.out
+    assert "preview" not in review.out and "<details>" not in review.out
+    assert re.fullmatch(r"plan: 4 step\(s\); run \d+\.\d\d s, preview 0\.00 s\n", review.err), review.err
+    planned = json.loads((tmp_path / "change-42.plan").read_text())
+    assert _steps(planned) == [("web-02", "packages.nginx", "manual", True),
+                               ("web-02", "packages.telnetd", "package", False),
+                               ("web-02", "services.nginx.enabled", "service", False),
+                               ("web-02", "services.nginx.state", "service", False)]
+    again = cli(*base, "--kind", "server", "--facts-dir", str(fleet / "facts"), "--executor", "processes",
+                "--quiet", "--format", "json", "--output", "review.json", "--out", "again.plan")
+    assert (again.code, again.out, again.err) == (2, "", "")
+    assert _steps(json.loads((tmp_path / "review.json").read_text())["plan"]) == _steps(planned)
+    nothing = cli(*base, "--limit", "web-01")
+    assert nothing.code == 0 and nothing.out == "nothing to change\n"
+    (fleet / "desired" / "ghost.yml").write_text("ci: ghost\nkind: server\ndesired: {packages: {nginx: present}}\n")
+    unknown = cli(*base, "--limit", "ghost")  # not in the inventory: unknown, so "nothing to change" is not clean
+    assert unknown.code == 3 and unknown.out == "nothing to change\n"
