@@ -87,6 +87,50 @@ def test_the_reference_lists_every_command():
         assert f"| `{name}" in REFERENCE, name
 
 
+def _parser_of(*command: str):
+    parser = build_parser()
+    for word in command:
+        parser = next(a for a in parser._actions if a.dest in ("command", "register_command")).choices[word]
+    return parser
+
+
+def _assert_documented_options_exist(command: tuple[str, ...], text: str) -> None:
+    """Every `--option` (and `a|b|c` choice list after it) that `text` gives `reconcile COMMAND` exists."""
+    actions = {flag: action for action in _parser_of(*command)._actions for flag in action.option_strings}
+    for option, values in re.findall(r"(--[a-z][a-z-]*)(?: ([a-z]+(?:\\?\|[a-z]+)+))?", text):
+        assert option in actions, (command, option)
+        if values and actions[option].choices is not None:  # --executor's values are checked by its type
+            assert set(values.replace("\\", "").split("|")) == set(actions[option].choices), (command, option)
+
+
+def test_every_option_the_docs_give_a_command_is_one_it_takes():
+    commands = REFERENCE.split("## Commands", 1)[1].split("## Exit codes", 1)[0]
+    rows = re.findall(r"^\| `([a-z][^`]*)` \|", commands, re.MULTILINE)
+    assert len(rows) == 14
+    for row in rows:
+        words = row.split()
+        _assert_documented_options_exist(tuple(words[:2] if words[0] == "register" else words[:1]), row)
+    run_options = commands.split("Options of `run` and `untracked`:", 1)[1].split("`untracked --strict`", 1)[0]
+    for command in ("run", "untracked"):
+        _assert_documented_options_exist((command,), run_options)
+    _assert_documented_options_exist(("untracked",), "--strict")
+    _assert_documented_options_exist(("run",), "--notify")
+    plan_apply = (REPO / "docs" / "plan-apply.md").read_text(encoding="utf-8")
+    _assert_documented_options_exist(("plan",), plan_apply.split("Options: ", 1)[1].split("\n\n", 1)[0])
+    _assert_documented_options_exist(("plan",), "--executor")  # docs/scale-out.md: run, untracked, plan
+
+
+def test_the_readme_fleet_example_line_works_from_the_repository(cli, monkeypatch):
+    line = " ".join(README.split("## The examples", 1)[1].split("## Development", 1)[0].split())
+    [command] = re.findall(r"`(reconcile --project examples/fleet [^`]*)`", line)
+    monkeypatch.chdir(REPO)
+    first, second = (shlex.split(part) for part in command.split("&&"))
+    assert cli(*first[1:]).code == 0
+    ran = cli(*second[1:])
+    assert ran.code == 2 and "DRIFTED (1)" in ran.out and "licence_over: asset LIC-0101" in ran.out, ran.out
+    assert "untracked: server build-07" in ran.out and "configured_unowned: server web-02" in ran.out
+
+
 def test_the_report_schema_rejects_what_breaks_the_contract(cli):
     import jsonschema
     import pytest
