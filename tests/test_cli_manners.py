@@ -225,6 +225,19 @@ def test_untracked_records_nothing_and_says_when_it_found_nothing(cli):
     assert json.loads(cli(*EXAMPLE, "history", "--format", "json").out) == []
 
 
+def test_untracked_takes_the_report_options_of_run(cli, tmp_path):
+    """reference.md: --format, --output, --fail-on, --kind, --facts-dir and --verbose are untracked's too."""
+    junit = cli(*EXAMPLE, "untracked", "--format", "junit", "--output", str(tmp_path / "u.xml"))
+    assert (junit.code, junit.out) == (2, "")
+    assert '<failure message="untracked (medium)" type="untracked">' in (tmp_path / "u.xml").read_text()
+    markdown = cli(*EXAMPLE, "untracked", "--format", "markdown")
+    assert markdown.code == 2 and "- **untracked** server `{'host': 'build-07'" in markdown.out
+    below = cli(*EXAMPLE, "untracked", "--fail-on", "high")
+    assert below.code == 0 and below.out.splitlines()[-1].endswith("below --fail-on high: exit 0")
+    chosen = cli(*EXAMPLE, "untracked", "--kind", "server", "--facts-dir", str(FLEET / "facts"), "--verbose")
+    assert chosen.code == 2 and "untracked: server build-07" in chosen.out
+
+
 def test_report_re_renders_a_recorded_run(cli):
     run = cli(*EXAMPLE, "run", "--format", "json")
     again = cli(*EXAMPLE, "report", run.json()["run"]["id"], "--format", "json")

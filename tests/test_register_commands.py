@@ -18,6 +18,8 @@ from reconciler.register.commands import history, register_import, register_list
 from reconciler.register.recording import record_run
 from reconciler.register.store import open_register
 
+from .pg_fixture import pg_cluster  # noqa: F401  (fixture)
+
 EXAMPLE = Path(__file__).resolve().parent / "data" / "register_all_flags.csv"  # a row for every flag
 
 
@@ -174,3 +176,21 @@ def test_a_waived_drift_stays_in_the_report_marked_and_no_longer_fails_the_run(c
     [web02] = [item for item in report["items"] if item["ci"] == "web-02"]
     assert len(web02["drift"]) == 4 and all(d["waived"] for d in web02["drift"])
     assert report["run"]["exit_code"] == 0
+
+
+def test_a_team_register_in_postgresql_through_every_way_of_naming_it(cli, fleet, pg_cluster, monkeypatch):
+    """README/reference: `--register postgresql://user@host/db`, $RECONCILER_REGISTER (as the systemd unit of
+    docs/scale-out.md sets it) and `register:` in reconciler.yml, against a real PostgreSQL on loopback."""
+    dsn = pg_cluster.new_database()
+    base = ("--project", str(fleet))
+    assert cli(*base, "--register", dsn, "register", "import", str(fleet / "register.csv")).code == 0
+    monkeypatch.setenv("RECONCILER_REGISTER", dsn)
+    ran = cli(*base, "run", "--format", "json")
+    assert ran.code == 2 and ran.json()["summary"]["flags"]["licence_over"] == 1  # the imported licence
+    monkeypatch.delenv("RECONCILER_REGISTER")
+    (fleet / "reconciler.yml").write_text((fleet / "reconciler.yml").read_text() + f"register: {dsn}\n")
+    runs = json.loads(cli(*base, "history", "--format", "json").out)
+    assert [r["id"] for r in runs] == [ran.json()["run"]["id"]]
+    again = cli(*base, "report", ran.json()["run"]["id"], "--format", "json")
+    assert again.code == 2 and again.json()["items"] == ran.json()["items"]
+    assert "flag licence_over (high)" in cli(*base, "register", "show", "LIC-0101").out
