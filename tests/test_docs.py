@@ -28,6 +28,21 @@ def readme_commands() -> list[list[str]]:
     return commands
 
 
+# What each command of README's "Using it" block shows on the scaffolded project, whatever this machine's drift.
+README_SAYS = {
+    "reconcile validate": "ok: 1 CI (server), 1 inventory host",
+    "reconcile register import assets.csv --dry-run": "would create 2, would update 0, unchanged 0 (dry run",
+    "reconcile register import assets.csv": "created 2, updated 0, unchanged 0",
+    "reconcile run --format json": "",  # written to report.json, checked below
+    "reconcile run": "exit {code}\n",
+    "reconcile untracked": "no untracked resources in 1 scope",
+    "reconcile show localhost": "CI localhost (server), owner team-web, declared in desired/",
+    "reconcile history localhost": "version 1  ",
+    "reconcile register list --kind server": "ASSET-0001  deployed  team-web  server  localhost  this machine",
+    "reconcile waive": "waiver 1: localhost packages.telnetd accepted until 2030-12-31",
+}
+
+
 def test_the_readme_commands_work_as_written_in_a_new_project(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECONCILER_PROJECT", raising=False)
@@ -42,6 +57,8 @@ def test_the_readme_commands_work_as_written_in_a_new_project(cli, tmp_path, mon
         allowed = {0, 2} if words[1] in ("run", "untracked", "plan") else {0}  # 2: drift, flags or steps
         assert result.code in allowed, (words, result.out, result.err)
         assert "error" not in result.err, (words, result.err)
+        says = next((text for start, text in README_SAYS.items() if shlex.join(words).startswith(start)), None)
+        assert says is None or says.format(code=result.code) in result.out, (words, result.out)
     review = (tmp_path / "my-project" / "review.md").read_text()
     assert review.startswith("## Reconcile plan") and json.loads((tmp_path / "my-project" / "fix.plan").read_text())
     report = json.loads((tmp_path / "my-project" / "report.json").read_text())
