@@ -232,6 +232,9 @@ def test_untracked_takes_the_report_options_of_run(cli, tmp_path):
     assert '<failure message="untracked (medium)" type="untracked">' in (tmp_path / "u.xml").read_text()
     markdown = cli(*EXAMPLE, "untracked", "--format", "markdown")
     assert markdown.code == 2 and "- **untracked** server `{'host': 'build-07'" in markdown.out
+    assert markdown.out.startswith("# Untracked resources (not recorded)\n")  # no run id: none was recorded
+    html = cli(*EXAMPLE, "untracked", "--format", "html").out
+    assert "<h1>Untracked resources (not recorded)</h1>" in html and "Reconcile run" not in html
     below = cli(*EXAMPLE, "untracked", "--fail-on", "high")
     assert below.code == 0 and below.out.splitlines()[-1].endswith("below --fail-on high: exit 0")
     chosen = cli(*EXAMPLE, "untracked", "--kind", "server", "--facts-dir", str(FLEET / "facts"), "--verbose",
