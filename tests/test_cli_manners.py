@@ -226,7 +226,8 @@ def test_untracked_records_nothing_and_says_when_it_found_nothing(cli):
 
 
 def test_untracked_takes_the_report_options_of_run(cli, tmp_path):
-    """reference.md: --format, --output, --fail-on, --kind, --facts-dir, --executor and --verbose are untracked's too."""
+    """reference.md: --format, --output, --fail-on, --kind, --facts-dir and --verbose are untracked's too
+    (--executor: test_executors.py, on a Dask cluster)."""
     junit = cli(*EXAMPLE, "untracked", "--format", "junit", "--output", str(tmp_path / "u.xml"))
     assert (junit.code, junit.out) == (2, "")
     assert '<failure message="untracked (medium)" type="untracked">' in (tmp_path / "u.xml").read_text()
@@ -237,8 +238,7 @@ def test_untracked_takes_the_report_options_of_run(cli, tmp_path):
     assert "<h1>Untracked resources (not recorded)</h1>" in html and "Reconcile run" not in html
     below = cli(*EXAMPLE, "untracked", "--fail-on", "high")
     assert below.code == 0 and below.out.splitlines()[-1].endswith("below --fail-on high: exit 0")
-    chosen = cli(*EXAMPLE, "untracked", "--kind", "server", "--facts-dir", str(FLEET / "facts"), "--verbose",
-                 "--executor", "processes")  # docs/scale-out.md: run, untracked and plan take --executor
+    chosen = cli(*EXAMPLE, "untracked", "--kind", "server", "--facts-dir", str(FLEET / "facts"), "--verbose")
     assert chosen.code == 2 and "untracked: server build-07" in chosen.out
 
 

@@ -175,8 +175,8 @@ def _steps(plan: dict) -> list[tuple]:
 
 def test_plan_apply_md_plan_forms_on_a_facts_file_project(cli, fleet, tmp_path, monkeypatch):
     """docs/plan-apply.md: `plan --out PLAN --format markdown > review.md`, its options (--kind, --facts-dir,
-    --executor, --quiet, --format json --output) and exit codes. Facts come from files, so no host is
-    contacted: there is no preview."""
+    --quiet, --format json --output; --executor in test_executors.py) and exit codes. Facts come from files,
+    so no host is contacted: there is no preview."""
     monkeypatch.chdir(tmp_path)
     base = ("--project", str(fleet), "plan")
     review = cli(*base, "--out", "change-42.plan", "--format", "markdown")
@@ -189,8 +189,8 @@ def test_plan_apply_md_plan_forms_on_a_facts_file_project(cli, fleet, tmp_path, 
                                ("web-02", "packages.telnetd", "package", False),
                                ("web-02", "services.nginx.enabled", "service", False),
                                ("web-02", "services.nginx.state", "service", False)]
-    again = cli(*base, "--kind", "server", "--facts-dir", str(fleet / "facts"), "--executor", "processes",
-                "--quiet", "--format", "json", "--output", "review.json", "--out", "again.plan")
+    again = cli(*base, "--kind", "server", "--facts-dir", str(fleet / "facts"), "--quiet", "--format", "json",
+                "--output", "review.json", "--out", "again.plan")
     assert (again.code, again.out, again.err) == (2, "", "")
     assert _steps(json.loads((tmp_path / "review.json").read_text())["plan"]) == _steps(planned)
     nothing = cli(*base, "--limit", "web-01")

@@ -304,6 +304,13 @@ def test_scale_out_md_dask_cluster_and_systemd_exec_start_as_written(cli, fleet,
     with Client(f"tcp://{doc_cluster}", timeout=30, set_as_default=False) as client:
         executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert sum(executed.values()) >= 1  # the facts files were read by the workers, not by this process
+    # "Choose it per run with --executor (run, untracked, plan)". (Not `processes` in-process here: a pool's
+    # forkserver outlives the test and keeps the environment of the first one that started it.)
+    executor = ("--executor", f"dask://{doc_cluster}")
+    untracked = cli("--project", str(fleet), "untracked", *executor)
+    assert untracked.code == 2 and "untracked: server build-07" in untracked.out
+    planned = cli("--project", str(fleet), "plan", *executor, "--format", "json", "--quiet")
+    assert planned.code == 2 and len(planned.json()["plan"]["steps"]) == 4
 
 
 def test_scale_out_md_crontab_line_as_written(fleet, tmp_path):
