@@ -77,6 +77,15 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise CommandLineError(message, f"see '{self.prog} --help'")
 
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse, except that an unknown option names the help of the command it was given to, not
+        the top-level help (argparse leaves the extras to the top parser)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog = getattr(parsed, "command_prog", self.prog)
+            raise CommandLineError(f"unrecognized arguments: {' '.join(extras)}", f"see '{prog} --help'")
+        return parsed
+
 
 def _global_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
     """--project and --register, accepted before the command and after it (the later one wins)."""
@@ -94,6 +103,7 @@ def _command(commands: Any, name: str, help: str, example: str | None = None, **
     epilog = f"example:\n  {example}" if example else None
     parser: Parser = commands.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
                                          epilog=epilog, formatter_class=_RAW, **kwargs)
+    parser.set_defaults(command_prog=parser.prog)
     _global_options(parser)
     return parser
 
@@ -313,7 +323,8 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
     where = args.dir or args.project
     target = scaffold.create_project(Path(where))
-    out.write(f"created a reconcile project in {target}\nnext: cd {where} && reconcile validate\n")
+    go_there = "" if target == Path.cwd().resolve() else f"cd {where} && "
+    out.write(f"created a reconcile project in {target}\nnext: {go_there}reconcile validate\n")
     return 0
 
 

@@ -1,0 +1,98 @@
+"""A newcomer's first hour, end to end through the command line: every refusal or error says what is wrong
+(file, line, key) and what to do next, in the user's words rather than the implementation's."""
+
+import os
+
+from .conftest import REPO
+
+FLEET = REPO / "examples" / "fleet"
+
+
+def test_a_misspelt_option_names_the_help_of_its_command(cli):
+    result = cli("--project", str(FLEET), "run", "--colour")
+    assert result.code == 1
+    assert result.err == "reconcile: error: unrecognized arguments: --colour (see 'reconcile run --help')\n"
+    nested = cli("register", "list", "--colour")
+    assert "(see 'reconcile register list --help')" in nested.err
+
+
+def test_init_of_the_current_directory_says_only_what_to_run_next(cli, tmp_path):
+    os.chdir(tmp_path)
+    result = cli("init")
+    assert result.code == 0
+    assert result.out.splitlines()[-1] == "next: reconcile validate"
+    elsewhere = cli("init", str(tmp_path / "my-project"))
+    assert elsewhere.out.splitlines()[-1] == f"next: cd {tmp_path / 'my-project'} && reconcile validate"
+
+
+def test_a_missing_inventory_group_is_named_with_the_groups_there_are(cli, project):
+    project.write("inventories/hosts.ini", "[app]\nlocalhost ansible_connection=local\n")
+    project.write("desired/web.yml.j2", """
+        {% for host in groups['web'] %}
+        ---
+        ci: {{ host }}
+        kind: server
+        {% endfor %}
+    """)
+    result = cli("--project", str(project.root), "validate")
+    assert result.code == 1
+    assert ("desired/web.yml.j2:1: undefined variable in template: groups['web']: no such inventory group "
+            "(the inventories have: all, app, ungrouped)") in result.err
+
+
+def test_a_missing_host_variable_names_the_host_and_where_to_set_it(cli, project):
+    project.write("inventories/hosts.ini", "[web]\nlocalhost ansible_connection=local\n")
+    project.write("desired/web.yml.j2", """
+        ci: web
+        kind: server
+        desired:
+          packages: {nginx: "{{ hostvars['localhost'].nginx_version }}"}
+    """)
+    result = cli("--project", str(project.root), "validate")
+    assert result.code == 1
+    assert ("desired/web.yml.j2:4: undefined variable in template: hostvars['localhost'].nginx_version: "
+            "host 'localhost' has no such variable (set it in the inventory, group_vars/ or host_vars/)"
+            ) in result.err
+    project.write("desired/web.yml.j2", "ci: {{ hostvars['ghost'].x }}\nkind: server\n")
+    result = cli("--project", str(project.root), "validate")
+    assert "hostvars['ghost']: no such host in the inventories" in result.err
+
+
+def test_a_misspelt_key_is_named_on_its_own_line_with_the_keys_there_are(cli, project):
+    project.write("desired/a.yml", """
+        ci: a
+        kind: server
+        desierd:
+          packages: {bash: present}
+    """)
+    result = cli("--project", str(project.root), "validate")
+    assert result.code == 1
+    assert "desired/a.yml:3 (document 1): unknown key 'desierd' (did you mean 'desired'?" in result.err
+
+
+def test_a_misspelt_key_inside_a_file_entry_is_named_not_the_whole_entry(cli, project):
+    project.write("desired/a.yml", """
+        ci: a
+        kind: server
+        desired:
+          files:
+            /etc/hosts: {mode: "0644", ownr: root}
+    """)
+    result = cli("--project", str(project.root), "validate")
+    assert result.code == 1
+    assert ("desired/a.yml:5 (document 1) at 'desired.files./etc/hosts': unknown key 'ownr' "
+            "(did you mean 'owner'?") in result.err
+    assert "{'mode'" not in result.err
+
+
+def test_apply_of_a_missing_plan_file_says_so_before_asking_for_yes(cli, project):
+    project.write("desired/.keep", "")
+    result = cli("--project", str(project.root), "apply", str(project.root / "nope.plan"))
+    assert result.code == 1
+    assert "plan file" in result.err and "does not exist" in result.err
+
+
+def test_validate_outside_a_project_says_it_found_none(cli, tmp_path):
+    result = cli("--project", str(tmp_path), "validate")
+    assert result.code == 1
+    assert "no reconciler.yml and no desired/" in result.err and "reconcile init" in result.err
