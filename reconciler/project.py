@@ -208,7 +208,9 @@ def parse_days(value: str | int) -> int:
 # --- desired/ -----------------------------------------------------------------------------------------
 
 def template_context(inventory: Inventory) -> dict[str, Any]:
-    return {"groups": inventory.groups, "hostvars": inventory.hostvars, "env": dict(os.environ)}
+    from .inventory import InventoryGroups
+
+    return {"groups": InventoryGroups(inventory.groups), "hostvars": inventory.hostvars, "env": dict(os.environ)}
 
 
 def load_cis(root: Path, settings: Settings, inventory: Inventory, registry: Registry,

@@ -17,7 +17,7 @@ import jinja2
 import yaml
 
 from .errors import Problem
-from .inventory import HostVarsError
+from .inventory import HostVariables, HostVars, HostVarsError, InventoryGroups
 from .parallel_yaml import load_documents
 from .userdata import Loader, clip
 
@@ -37,10 +37,28 @@ def desired_files(desired_dir: Path) -> list[Path]:
     return sorted(p for p in desired_dir.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
 
 
+class _Undefined(jinja2.StrictUndefined):
+    """StrictUndefined, worded in inventory terms when a template asks for a group, host or host variable
+    there is not (Jinja2 alone says "'dict object' has no attribute 'web'")."""
+
+    @property
+    def _undefined_message(self) -> str:
+        found, name = self._undefined_obj, self._undefined_name
+        if isinstance(found, InventoryGroups):
+            return (f"groups[{name!r}]: no such inventory group (the inventories have: "
+                    f"{', '.join(sorted(found)) or 'none'})")
+        if isinstance(found, HostVars):
+            return f"hostvars[{name!r}]: no such host in the inventories"
+        if isinstance(found, HostVariables):
+            return (f"hostvars[{found.host!r}].{name}: host {found.host!r} has no such variable (set it in "
+                    "the inventory, group_vars/ or host_vars/)")
+        return str(super()._undefined_message)
+
+
 def template_environment(desired_dir: Path) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(desired_dir)),
-        undefined=jinja2.StrictUndefined,
+        undefined=_Undefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
