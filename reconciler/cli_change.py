@@ -80,10 +80,11 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     from .project import load_project
     from .register.store import open_register, resolve_dsn
 
+    made = plans.read_plan(args.plan)  # a missing or unreadable plan is said first: --yes would not help
     if not args.yes and not sys.stdin.isatty():
-        raise applying.Refused("refused: not on a terminal and no --yes; nothing was changed")
+        raise applying.Refused("refused: not on a terminal and no --yes (review the plan, then run again "
+                               "with --yes); nothing was changed")
     project = load_project(args.project)
-    made = plans.read_plan(args.plan)
     options = applying.ApplyOptions(max_changes=args.max_changes, stop_on_error=args.stop_on_error,
                                     who=plans.current_user())
 

@@ -89,7 +89,9 @@ def test_apply_of_a_missing_plan_file_says_so_before_asking_for_yes(cli, project
     project.write("desired/.keep", "")
     result = cli("--project", str(project.root), "apply", str(project.root / "nope.plan"))
     assert result.code == 1
-    assert "plan file" in result.err and "does not exist" in result.err
+    plan = project.root / "nope.plan"
+    assert result.err == (f"reconcile: error: plan file {plan} does not exist (write one with "
+                          f"'reconcile plan --out {plan}')\n")
 
 
 def test_validate_outside_a_project_says_it_found_none(cli, tmp_path):
