@@ -134,27 +134,28 @@ def _parse(relative: str, text: str) -> Iterator[Document]:
             yield Document(relative, index, data, text)
 
 
-def line_of(text: str, document: int, path: tuple[Any, ...]) -> int | None:
+def line_of(text: str, document: int, path: tuple[Any, ...], key_line: bool = False) -> int | None:
     """Line of `path` (keys / list indexes) in the document-th YAML document of `text`, or the deepest
-    existing parent. Only called when reporting an error, so re-composing the YAML here is fine."""
+    existing parent; with `key_line`, the line of the last key itself rather than of its value. Only called
+    when reporting an error, so re-composing the YAML here is fine."""
     try:
         node = list(yaml.compose_all(text, Loader=Loader))[document]
     except (yaml.YAMLError, IndexError):
         return None
     line = node.start_mark.line + 1 if node else None
-    for key in path:
-        node = _child(node, key)
+    for depth, key in enumerate(path, 1):
+        node = _child(node, key, key_line and depth == len(path))
         if node is None:
             break
         line = node.start_mark.line + 1
     return line
 
 
-def _child(node: Any, key: Any) -> Any:
+def _child(node: Any, key: Any, key_itself: bool = False) -> Any:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if key_node.value == str(key):
-                return value_node if not isinstance(value_node, yaml.ScalarNode) else key_node
+                return value_node if not (key_itself or isinstance(value_node, yaml.ScalarNode)) else key_node
         return None
     if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
         return node.value[key]

@@ -67,7 +67,8 @@ def test_a_misspelt_key_is_named_on_its_own_line_with_the_keys_there_are(cli, pr
     """)
     result = cli("--project", str(project.root), "validate")
     assert result.code == 1
-    assert "desired/a.yml:3 (document 1): unknown key 'desierd' (did you mean 'desired'?" in result.err
+    assert ("desired/a.yml:3 (document 1): unknown key(s) ('desierd' was unexpected; "
+            "did you mean 'desired'?)") in result.err
 
 
 def test_a_misspelt_key_inside_a_file_entry_is_named_not_the_whole_entry(cli, project):
@@ -80,8 +81,8 @@ def test_a_misspelt_key_inside_a_file_entry_is_named_not_the_whole_entry(cli, pr
     """)
     result = cli("--project", str(project.root), "validate")
     assert result.code == 1
-    assert ("desired/a.yml:5 (document 1) at 'desired.files./etc/hosts': unknown key 'ownr' "
-            "(did you mean 'owner'?") in result.err
+    assert ("desired/a.yml:5 (document 1) at 'desired.files./etc/hosts': unknown key(s) ('ownr' was "
+            "unexpected; did you mean 'owner'?)") in result.err
     assert "{'mode'" not in result.err
 
 
