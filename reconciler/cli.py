@@ -56,6 +56,7 @@ def _html(result: RunResult, colour: bool, verbose: bool) -> str:
 
 
 
+PROJECT_PARTS = ("reconciler.yml", "desired", "inventories", "plugins")  # a directory with none is no project
 MESSAGE_LIMIT = 1000  # characters of one error line: user values inside are quoted short already
 FORMATS: dict[str, Callable[[RunResult, bool, bool], str]] = {
     "text": _text, "json": _json, "markdown": _markdown, "junit": _junit, "html": _html,
@@ -332,6 +333,10 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from .project import load_project
     from .report.text import plural
 
+    root = Path(args.project)
+    if not any((root / part).exists() for part in PROJECT_PARTS):  # the wrong directory, most likely: say so
+        raise UsageError(f"{root.resolve()} has no reconciler.yml and no desired/, nothing to validate (create "
+                         "a project with 'reconcile init DIR', or point at one with --project DIR)")
     try:
         project = load_project(args.project)
     except ProjectError as exc:
