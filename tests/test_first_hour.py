@@ -2,6 +2,7 @@
 (file, line, key) and what to do next, in the user's words rather than the implementation's."""
 
 import os
+import sys
 
 from .conftest import REPO
 
@@ -99,3 +100,30 @@ def test_validate_outside_a_project_says_it_found_none(cli, tmp_path):
     result = cli("--project", str(tmp_path), "validate")
     assert result.code == 1
     assert "no reconciler.yml and no desired/" in result.err and "reconcile init" in result.err
+
+
+def test_show_keeps_the_facts_of_a_file_whose_name_looks_like_a_secret(cli, project, tmp_path):
+    """/etc/passwd is a file name, not a password: its mode and owner are kept in the configuration
+    history and shown (only the value of a secret-looking key is redacted)."""
+    target = tmp_path / "etc" / "passwd"
+    target.parent.mkdir()
+    target.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    target.chmod(0o644)
+    project.write("inventories/hosts.yml", f"""
+        all:
+          hosts:
+            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
+    """)
+    project.write("desired/local.yml", f"""
+        ci: workstation
+        kind: server
+        match: {{host: localhost}}
+        desired:
+          files:
+            {target}: {{mode: "0600"}}
+    """)
+    assert cli("--project", str(project.root), "run", "--quiet").code == 2
+    shown = cli("--project", str(project.root), "show", "workstation").out
+    facts = shown.split("last observed facts")[1]
+    assert f"{target}: '***'" not in facts
+    assert "mode: '0644'" in facts and "owner: " in facts
