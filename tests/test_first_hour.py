@@ -127,3 +127,13 @@ def test_show_keeps_the_facts_of_a_file_whose_name_looks_like_a_secret(cli, proj
     facts = shown.split("last observed facts")[1]
     assert f"{target}: '***'" not in facts
     assert "mode: '0644'" in facts and "owner: " in facts
+
+
+def test_the_text_report_says_what_each_flag_shown_means_and_what_to_do(cli, fleet):
+    out = cli("--project", str(fleet), "run").out
+    flags = out.split("FLAGS (")[1].split("\n\n")[0]
+    assert ("  (configured_unowned: declared, but no asset in the register; register it: reconcile register "
+            "import FILE)") in flags
+    assert "  (owned_unconfigured: an asset in the register that no CI declares; declare it in desired/, or " \
+           "retire the asset)" in flags
+    assert "(stale:" not in flags  # only the flags shown are explained
