@@ -65,8 +65,9 @@ SETTINGS_SCHEMA = {
         "facts_dir": {"type": "string"},
         "executor": {"type": "string", "pattern": r"^(local|processes|dask://\S+:\d+)$"},  # executors.py
         "aws": _AWS,
-        "ansible": {"type": "object", "properties": {"forks": {"type": "integer", "minimum": 1},
-                                                    "timeout": {"type": "integer", "minimum": 1}}},
+        "ansible": {"type": "object", "additionalProperties": False,
+                    "properties": {"forks": {"type": "integer", "minimum": 1},
+                                   "timeout": {"type": "integer", "minimum": 1}}},
         "ignore": _GLOBS,
         "default_severity": _LEVEL,
         "severity": {"type": "object", "additionalProperties": _LEVEL},

@@ -137,3 +137,11 @@ def test_the_text_report_says_what_each_flag_shown_means_and_what_to_do(cli, fle
     assert "  (owned_unconfigured: an asset in the register that no CI declares; declare it in desired/, or " \
            "retire the asset)" in flags
     assert "(stale:" not in flags  # only the flags shown are explained
+
+
+def test_a_misspelt_ansible_setting_is_an_error_not_silently_the_default(cli, project):
+    project.write("reconciler.yml", "ansible:\n  forcs: 5\n  timeout: 10\n")
+    result = cli("--project", str(project.root), "validate")
+    assert result.code == 1
+    assert ("reconciler.yml:2 at 'ansible': unknown key(s) ('forcs' was unexpected; did you mean 'forks'?)"
+            in result.err)
