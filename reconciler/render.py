@@ -19,7 +19,7 @@ import yaml
 from .errors import Problem
 from .inventory import HostVariables, HostVars, HostVarsError, InventoryGroups
 from .parallel_yaml import load_documents
-from .userdata import Loader, clip
+from .userdata import Loader, clip, yaml_problem
 
 SUFFIXES = (".yml", ".yaml", ".yml.j2", ".yaml.j2")
 _JINJA_MARKS = ("{{", "{%", "{#")
@@ -126,7 +126,7 @@ def _parse(relative: str, text: str) -> Iterator[Document]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise _FileProblem(f"YAML syntax error: {exc.problem or exc}", line) from None
+        raise _FileProblem(f"YAML syntax error: {yaml_problem(exc, text)}", line) from None
     except yaml.YAMLError as exc:
         raise _FileProblem(f"YAML error: {exc}") from None
     for index, data in enumerate(datas):

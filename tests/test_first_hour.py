@@ -145,3 +145,17 @@ def test_a_misspelt_ansible_setting_is_an_error_not_silently_the_default(cli, pr
     assert result.code == 1
     assert ("reconciler.yml:2 at 'ansible': unknown key(s) ('forcs' was unexpected; did you mean 'forks'?)"
             in result.err)
+
+
+def test_a_misindented_line_says_to_check_the_indentation(cli, project):
+    project.write("desired/a.yml", "ci: a\nkind: server\ndesired:\n  packages:\n    bash: present\n   curl: present\n")
+    project.write("desired/b.yml", "ci: b\nkind: server\ndesired:\n\tpackages: {}\n")
+    project.write("reconciler.yml", "ansible:\n  forks: 5\n timeout: 3\n")
+    result = cli("--project", str(project.root), "validate")
+    assert result.code == 1
+    assert ("desired/a.yml:6: YAML syntax error: did not find expected key (while parsing a block mapping from "
+            "line 4; check the indentation of this line against the lines above") in result.err
+    assert ("desired/b.yml:4: YAML syntax error: found character that cannot start any token (YAML indents "
+            "with spaces, not tabs)") in result.err
+    assert ("reconciler.yml:3: YAML syntax error: did not find expected key (while parsing a block mapping from "
+            "line 1; check the indentation") in result.err
