@@ -159,3 +159,10 @@ def test_a_misindented_line_says_to_check_the_indentation(cli, project):
             "with spaces, not tabs)") in result.err
     assert ("reconciler.yml:3: YAML syntax error: did not find expected key (while parsing a block mapping from "
             "line 1; check the indentation") in result.err
+
+
+def test_the_drifted_section_says_which_side_is_desired(cli, fleet):
+    out = cli("--project", str(fleet), "run").out
+    assert "\nDRIFTED (" in out
+    header = out.split("\nDRIFTED (")[1].splitlines()[0]
+    assert header.endswith(")   path: desired → actual")

@@ -62,7 +62,9 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
     for status in (Status.DRIFTED, Status.MISSING, Status.UNKNOWN):
         if by_status[status]:
             yield ""
-            yield style(f"{status.value.upper().replace('_', ' ')} ({len(by_status[status])})", status.value)
+            # which side is which: Terraform users read `a -> b` as "now a, will be b", the other way round
+            legend = "   path: desired → actual" if status == Status.DRIFTED else ""
+            yield style(f"{status.value.upper().replace('_', ' ')} ({len(by_status[status])}){legend}", status.value)
             listed = _beyond_causes(by_status[status], result) if status == Status.DRIFTED and not verbose \
                 else by_status[status]
             for item in listed:
