@@ -166,3 +166,11 @@ def test_the_drifted_section_says_which_side_is_desired(cli, fleet):
     assert "\nDRIFTED (" in out
     header = out.split("\nDRIFTED (")[1].splitlines()[0]
     assert header.endswith(")   path: desired → actual")
+
+
+def test_history_names_an_untracked_resource_not_its_stored_key(cli, fleet):
+    assert cli("--project", str(fleet), "run", "--quiet").code == 2
+    out = cli("--project", str(fleet), "history").out
+    findings = out.split("open findings:")[1]
+    assert "|{" not in findings
+    assert ": server build-07 CZJ5555QQQ flag:untracked\n" in findings  # its name, then its serial

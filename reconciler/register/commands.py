@@ -217,9 +217,24 @@ def _write_runs(runs: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[st
     buckets = ", ".join(f"{label} {n}" for label, n in age_buckets(findings).items() if n)
     out.write(f"\nopen findings: {len(findings)} ({buckets})\n")
     out.writelines(f"  open {plural(finding['age_days'], 'day')}, since {finding['first_seen'][:10]}: "
-                  f"{finding['subject']} {finding['what']}\n" for finding in findings[:10])
+                  f"{subject_text(finding['subject'])} {finding['what']}\n" for finding in findings[:10])
     if len(findings) > 10:
         out.write(f"  … and {len(findings) - 10} more\n")
+
+
+def subject_text(subject: str) -> str:
+    """A finding's subject for people: a CI id or asset tag as it is; an undeclared, unregistered resource
+    (stored as `kind|{identity as JSON}`) as its kind, name and id, not the stored key."""
+    kind, bar, identity_json = subject.partition("|")
+    try:
+        identity = json.loads(identity_json) if bar else None
+    except ValueError:
+        identity = None
+    if not isinstance(identity, dict):
+        return subject
+    named = [str(identity[key]) for key in ("host", "name", "bucket", "hostname", "id", "serial")
+             if identity.get(key) not in (None, "")]
+    return f"{kind} {' '.join(dict.fromkeys(named)) or identity_json}"
 
 
 def _write_applied(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
