@@ -242,7 +242,7 @@ def _run_options(parser: argparse.ArgumentParser, verbose_help: str) -> None:
                              "flags weigh info)")
     parser.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
     _executor_option(parser)
-    parser.add_argument("--quiet", action="store_true", help="no progress output on the terminal")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output on the terminal")
 
 
 def _executor_option(parser: argparse.ArgumentParser) -> None:
@@ -263,7 +263,7 @@ def _format_options(parser: argparse.ArgumentParser, verbose_help: str) -> None:
     parser.add_argument("--format", choices=sorted(FORMATS), default="text",
                         help="report format (default: text)")
     parser.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
-    parser.add_argument("--verbose", action="store_true", help=verbose_help)
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
 
 
 def _positive_int(text: str) -> int:

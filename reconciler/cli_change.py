@@ -30,7 +30,7 @@ def add_change_commands(commands: Any) -> None:
     plan.add_argument("--no-preview", action="store_true", help="skip the Ansible check-mode preview")
     plan.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
     _executor_option(plan)
-    plan.add_argument("--quiet", action="store_true", help="no progress output on the terminal")
+    plan.add_argument("-q", "--quiet", action="store_true", help="no progress output on the terminal")
     plan.set_defaults(handler=cmd_plan)
     apply = _command(commands, "apply", "re-verify and apply a reviewed plan, then verify and record it",
                      "reconcile apply fix.plan --yes --max-changes 20")

@@ -174,3 +174,8 @@ def test_history_names_an_untracked_resource_not_its_stored_key(cli, fleet):
     findings = out.split("open findings:")[1]
     assert "|{" not in findings
     assert ": server build-07 CZJ5555QQQ flag:untracked\n" in findings  # its name, then its serial
+
+
+def test_the_usual_short_options_for_quiet_and_verbose_work(cli, fleet):
+    assert cli("--project", str(fleet), "run", "-q", "-v").code == 2
+    assert cli("--project", str(fleet), "untracked", "-q").code != 1
