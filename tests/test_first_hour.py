@@ -179,3 +179,13 @@ def test_history_names_an_untracked_resource_not_its_stored_key(cli, fleet):
 def test_the_usual_short_options_for_quiet_and_verbose_work(cli, fleet):
     assert cli("--project", str(fleet), "run", "-q", "-v").code == 2
     assert cli("--project", str(fleet), "untracked", "-q").code != 1
+
+
+def test_what_the_demo_suggests_exploring_works_as_written(cli):
+    demo = (REPO / "scripts" / "demo").read_text(encoding="utf-8")
+    suggested = [line.split('"', 1)[1].split("#")[0].split()[1:] for line in demo.splitlines()
+                 if line.startswith('echo "  .venv/bin/reconcile ')]
+    assert [words[0] for words in suggested] == ["show", "history"]
+    for words in suggested:
+        result = cli("--project", str(REPO), *words)
+        assert result.code == 0 and result.err == "", (words, result.err)
