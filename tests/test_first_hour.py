@@ -189,3 +189,14 @@ def test_what_the_demo_suggests_exploring_works_as_written(cli):
     for words in suggested:
         result = cli("--project", str(REPO), *words)
         assert result.code == 0 and result.err == "", (words, result.err)
+
+
+def test_a_waiver_for_a_path_nothing_declares_is_refused_with_the_near_miss(cli, tmp_path):
+    assert cli("init", str(tmp_path / "p")).code == 0
+    here = ("--project", str(tmp_path / "p"))
+    result = cli(*here, "waive", "localhost", "listening_port", "--reason", "r", "--until", "2999-01-01")
+    assert result.code == 1
+    assert result.err.startswith("reconcile: error: 'listening_port' matches no path that localhost declares "
+                                 "(did you mean 'listening_ports'? declared: files./etc/passwd.mode, ")
+    for declared in ("packages.telnetd", "packages.*", "listening_ports", 'files["/etc/passwd"].exists'):
+        assert cli(*here, "waive", "localhost", declared, "--reason", "r", "--until", "2999-01-01").code == 0
