@@ -347,7 +347,18 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     kinds = sorted({ci.kind for ci in project.cis})
     out.write(f"ok: {plural(len(project.cis), 'CI')} ({', '.join(kinds) or 'none'}), "
               f"{plural(len(project.inventory.hosts), 'inventory host')}\n")
+    for ci in _servers_outside_the_inventory(project):
+        sys.stderr.write(_one_line(f"warning: {ci.origin}: CI '{ci.id}': host '{ci.match.get('host') or ci.id}' is "
+                                   "not in the inventories, so a run reports it unknown (add the host to an "
+                                   "inventory, or set match: {host: NAME})") + "\n")
     return 0
+
+
+def _servers_outside_the_inventory(project: Project) -> list[Any]:
+    """Server CIs no inventory host stands behind (host: match.host, else the CI id, as collectors/ansible.py
+    and facts_dir.py read it): knowable before anything is collected."""
+    hosts = project.inventory.host_names
+    return [ci for ci in project.cis if ci.kind == "server" and str(ci.match.get("host") or ci.id) not in hosts]
 
 
 def _checked_project(args: argparse.Namespace) -> tuple[Project, str | None]:

@@ -200,3 +200,13 @@ def test_a_waiver_for_a_path_nothing_declares_is_refused_with_the_near_miss(cli,
                                  "(did you mean 'listening_ports'? declared: files./etc/passwd.mode, ")
     for declared in ("packages.telnetd", "packages.*", "listening_ports", 'files["/etc/passwd"].exists'):
         assert cli(*here, "waive", "localhost", declared, "--reason", "r", "--until", "2999-01-01").code == 0
+
+
+def test_validate_warns_of_a_server_ci_whose_host_is_in_no_inventory(cli, tmp_path):
+    assert cli("init", str(tmp_path / "p")).code == 0
+    (tmp_path / "p" / "desired" / "web.yml").write_text("ci: web-01\nkind: server\ndesired: {packages: {bash: present}}\n")
+    result = cli("--project", str(tmp_path / "p"), "validate")
+    assert result.code == 0 and result.out == "ok: 2 CIs (server), 1 inventory host\n"
+    assert result.err == ("warning: desired/web.yml (document 1): CI 'web-01': host 'web-01' is not in the "
+                          "inventories, so a run reports it unknown (add the host to an inventory, or set match: "
+                          "{host: NAME})\n")
