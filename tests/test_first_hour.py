@@ -210,3 +210,32 @@ def test_validate_warns_of_a_server_ci_whose_host_is_in_no_inventory(cli, tmp_pa
     assert result.err == ("warning: desired/web.yml (document 1): CI 'web-01': host 'web-01' is not in the "
                           "inventories, so a run reports it unknown (add the host to an inventory, or set match: "
                           "{host: NAME})\n")
+
+
+def test_the_plan_review_shows_each_preview_diff_once(cli, project, tmp_path):
+    """A file's missing line and its mode are two steps carried out by one Ansible task: its diff is shown
+    once, under both steps, not once per step."""
+    target = tmp_path / "motd"
+    target.write_text("hello\n")
+    target.chmod(0o644)
+    project.write("inventories/hosts.yml", f"""
+        all:
+          hosts:
+            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
+    """)
+    project.write("desired/local.yml", f"""
+        ci: workstation
+        kind: server
+        match: {{host: localhost}}
+        desired:
+          files:
+            {target}: {{mode: "0600", contains: ["PermitRootLogin no"]}}
+    """)
+    here = ("--project", str(project.root))
+    review = cli(*here, "plan", "--quiet", "--format", "markdown").out
+    preview = review.split("<details>")[1]
+    assert preview.count("+PermitRootLogin no") == 1 and preview.count("+mode: 0600") == 1
+    assert "s001, s002:" in preview
+    text = cli(*here, "plan", "--quiet").out
+    assert text.count("+PermitRootLogin no") == 1 and "as s001 (one task for both)" in text
+    assert target.stat().st_mode & 0o777 == 0o644  # a preview changes nothing
