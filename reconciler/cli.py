@@ -56,6 +56,7 @@ def _html(result: RunResult, colour: bool, verbose: bool) -> str:
 
 
 
+PROJECT_PARTS = ("reconciler.yml", "desired", "inventories", "plugins")  # a directory with none is no project
 MESSAGE_LIMIT = 1000  # characters of one error line: user values inside are quoted short already
 FORMATS: dict[str, Callable[[RunResult, bool, bool], str]] = {
     "text": _text, "json": _json, "markdown": _markdown, "junit": _junit, "html": _html,
@@ -77,6 +78,15 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise CommandLineError(message, f"see '{self.prog} --help'")
 
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse, except that an unknown option names the help of the command it was given to, not
+        the top-level help (argparse leaves the extras to the top parser)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog = getattr(parsed, "command_prog", self.prog)
+            raise CommandLineError(f"unrecognized arguments: {' '.join(extras)}", f"see '{prog} --help'")
+        return parsed
+
 
 def _global_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
     """--project and --register, accepted before the command and after it (the later one wins)."""
@@ -94,6 +104,7 @@ def _command(commands: Any, name: str, help: str, example: str | None = None, **
     epilog = f"example:\n  {example}" if example else None
     parser: Parser = commands.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
                                          epilog=epilog, formatter_class=_RAW, **kwargs)
+    parser.set_defaults(command_prog=parser.prog)
     _global_options(parser)
     return parser
 
@@ -231,7 +242,7 @@ def _run_options(parser: argparse.ArgumentParser, verbose_help: str) -> None:
                              "flags weigh info)")
     parser.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
     _executor_option(parser)
-    parser.add_argument("--quiet", action="store_true", help="no progress output on the terminal")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output on the terminal")
 
 
 def _executor_option(parser: argparse.ArgumentParser) -> None:
@@ -252,7 +263,7 @@ def _format_options(parser: argparse.ArgumentParser, verbose_help: str) -> None:
     parser.add_argument("--format", choices=sorted(FORMATS), default="text",
                         help="report format (default: text)")
     parser.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
-    parser.add_argument("--verbose", action="store_true", help=verbose_help)
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
 
 
 def _positive_int(text: str) -> int:
@@ -313,7 +324,8 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
     where = args.dir or args.project
     target = scaffold.create_project(Path(where))
-    out.write(f"created a reconcile project in {target}\nnext: cd {where} && reconcile validate\n")
+    go_there = "" if target == Path.cwd().resolve() else f"cd {where} && "
+    out.write(f"created a reconcile project in {target}\nnext: {go_there}reconcile validate\n")
     return 0
 
 
@@ -321,6 +333,10 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from .project import load_project
     from .report.text import plural
 
+    root = Path(args.project)
+    if not any((root / part).exists() for part in PROJECT_PARTS):  # the wrong directory, most likely: say so
+        raise UsageError(f"{root.resolve()} has no reconciler.yml and no desired/, nothing to validate (create "
+                         "a project with 'reconcile init DIR', or point at one with --project DIR)")
     try:
         project = load_project(args.project)
     except ProjectError as exc:
@@ -331,7 +347,18 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     kinds = sorted({ci.kind for ci in project.cis})
     out.write(f"ok: {plural(len(project.cis), 'CI')} ({', '.join(kinds) or 'none'}), "
               f"{plural(len(project.inventory.hosts), 'inventory host')}\n")
+    for ci in _servers_outside_the_inventory(project):
+        sys.stderr.write(_one_line(f"warning: {ci.origin}: CI '{ci.id}': host '{ci.match.get('host') or ci.id}' is "
+                                   "not in the inventories, so a run reports it unknown (add the host to an "
+                                   "inventory, or set match: {host: NAME})") + "\n")
     return 0
+
+
+def _servers_outside_the_inventory(project: Project) -> list[Any]:
+    """Server CIs no inventory host stands behind (host: match.host, else the CI id, as collectors/ansible.py
+    and facts_dir.py read it): knowable before anything is collected."""
+    hosts = project.inventory.host_names
+    return [ci for ci in project.cis if ci.kind == "server" and str(ci.match.get("host") or ci.id) not in hosts]
 
 
 def _checked_project(args: argparse.Namespace) -> tuple[Project, str | None]:

@@ -30,7 +30,7 @@ def add_change_commands(commands: Any) -> None:
     plan.add_argument("--no-preview", action="store_true", help="skip the Ansible check-mode preview")
     plan.add_argument("--facts-dir", metavar="DIR", help="read server facts from files instead of Ansible")
     _executor_option(plan)
-    plan.add_argument("--quiet", action="store_true", help="no progress output on the terminal")
+    plan.add_argument("-q", "--quiet", action="store_true", help="no progress output on the terminal")
     plan.set_defaults(handler=cmd_plan)
     apply = _command(commands, "apply", "re-verify and apply a reviewed plan, then verify and record it",
                      "reconcile apply fix.plan --yes --max-changes 20")
@@ -81,10 +81,11 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     from .project import load_project
     from .register.store import open_register, resolve_dsn
 
+    made = plans.read_plan(args.plan)  # a missing or unreadable plan is said first: --yes would not help
     if not args.yes and not sys.stdin.isatty():
-        raise applying.Refused("refused: not on a terminal and no --yes; nothing was changed")
+        raise applying.Refused("refused: not on a terminal and no --yes (review the plan, then run again "
+                               "with --yes); nothing was changed")
     project = load_project(args.project)
-    made = plans.read_plan(args.plan)
     options = applying.ApplyOptions(max_changes=args.max_changes, stop_on_error=args.stop_on_error,
                                     who=plans.current_user())
 

@@ -21,17 +21,33 @@ class HostVars(Mapping[str, Mapping[str, Any]]):
 
     def __init__(self, inventory: Inventory):
         self._inventory = inventory
+        self._named: dict[str, HostVariables] = {}
 
     def __getitem__(self, host: str) -> Mapping[str, Any]:
         if host not in self._inventory.host_names:
             raise KeyError(host)
-        return self._inventory.host_vars(host)
+        if host not in self._named:
+            self._named[host] = HostVariables(host, self._inventory.host_vars(host))
+        return self._named[host]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._inventory.hosts)
 
     def __len__(self) -> int:
         return len(self._inventory.hosts)
+
+
+class HostVariables(dict[str, Any]):
+    """One host's variables as templates see them: a dict that knows its host, so that a variable the
+    template asks for and the host lacks is reported by name and host."""
+
+    def __init__(self, host: str, variables: Mapping[str, Any]):
+        super().__init__(variables)
+        self.host = host
+
+
+class InventoryGroups(dict[str, list[str]]):
+    """`groups` for templates: a dict, recognised when a template asks for a group there is not."""
 
 
 class HostVarsError(ReconcilerError):

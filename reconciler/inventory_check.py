@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import Problem
-from .userdata import Loader, load_all, short
+from .userdata import Loader, load_all, short, yaml_problem
 
 _YAML = (".yml", ".yaml", ".json")
 _VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
@@ -73,7 +73,7 @@ def _parse(file: Path, text: str) -> tuple[Any, list[Problem]]:
         documents = load_all(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        return None, [Problem(str(file), f"YAML error: {exc.problem or exc}", mark.line + 1 if mark else None)]
+        return None, [Problem(str(file), f"YAML error: {yaml_problem(exc, text)}", mark.line + 1 if mark else None)]
     except yaml.YAMLError as exc:
         return None, [Problem(str(file), f"YAML error: {exc}")]
     return (documents[0] if documents else None), []

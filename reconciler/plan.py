@@ -232,7 +232,7 @@ def read_plan(path: str | Path) -> dict[str, Any]:
     try:
         plan = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"plan file {path} does not exist") from None
+        raise UsageError(f"plan file {path} does not exist (write one with 'reconcile plan --out {path}')") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"plan file {path} is not JSON: {exc}") from None
     if not isinstance(plan, dict) or plan.get("schema") != SCHEMA or not isinstance(plan.get("steps"), list):

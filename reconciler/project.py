@@ -29,7 +29,7 @@ from .expectations import parse as parse_expectations
 from .inventory import Inventory, load_inventory
 from .model import CI, SEVERITIES, Origin, Project, Settings
 from .render import Document, desired_files, line_of, read_documents, template_environment
-from .userdata import clip, may_alias, short
+from .userdata import clip, may_alias, short, yaml_problem
 from .userdata import load as load_yaml
 from .validation import schema_problems
 
@@ -65,8 +65,9 @@ SETTINGS_SCHEMA = {
         "facts_dir": {"type": "string"},
         "executor": {"type": "string", "pattern": r"^(local|processes|dask://\S+:\d+)$"},  # executors.py
         "aws": _AWS,
-        "ansible": {"type": "object", "properties": {"forks": {"type": "integer", "minimum": 1},
-                                                    "timeout": {"type": "integer", "minimum": 1}}},
+        "ansible": {"type": "object", "additionalProperties": False,
+                    "properties": {"forks": {"type": "integer", "minimum": 1},
+                                   "timeout": {"type": "integer", "minimum": 1}}},
         "ignore": _GLOBS,
         "default_severity": _LEVEL,
         "severity": {"type": "object", "additionalProperties": _LEVEL},
@@ -150,7 +151,7 @@ def load_settings(root: Path, problems: list[Problem]) -> Settings:
         raw = load_yaml(text) or {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        problems.append(Problem(SETTINGS_FILE, f"YAML syntax error: {exc.problem}", mark.line + 1 if mark else None))
+        problems.append(Problem(SETTINGS_FILE, f"YAML syntax error: {yaml_problem(exc, text)}", mark.line + 1 if mark else None))
         return Settings()
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # unreadable, binary, not UTF-8, alias bomb
         problems.append(Problem(SETTINGS_FILE, f"cannot be read: {clip(str(exc))}"))
@@ -208,7 +209,9 @@ def parse_days(value: str | int) -> int:
 # --- desired/ -----------------------------------------------------------------------------------------
 
 def template_context(inventory: Inventory) -> dict[str, Any]:
-    return {"groups": inventory.groups, "hostvars": inventory.hostvars, "env": dict(os.environ)}
+    from .inventory import InventoryGroups
+
+    return {"groups": InventoryGroups(inventory.groups), "hostvars": inventory.hostvars, "env": dict(os.environ)}
 
 
 def load_cis(root: Path, settings: Settings, inventory: Inventory, registry: Registry,

@@ -17,9 +17,9 @@ import jinja2
 import yaml
 
 from .errors import Problem
-from .inventory import HostVarsError
+from .inventory import HostVariables, HostVars, HostVarsError, InventoryGroups
 from .parallel_yaml import load_documents
-from .userdata import Loader, clip
+from .userdata import Loader, clip, yaml_problem
 
 SUFFIXES = (".yml", ".yaml", ".yml.j2", ".yaml.j2")
 _JINJA_MARKS = ("{{", "{%", "{#")
@@ -37,10 +37,28 @@ def desired_files(desired_dir: Path) -> list[Path]:
     return sorted(p for p in desired_dir.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
 
 
+class _Undefined(jinja2.StrictUndefined):
+    """StrictUndefined, worded in inventory terms when a template asks for a group, host or host variable
+    there is not (Jinja2 alone says "'dict object' has no attribute 'web'")."""
+
+    @property
+    def _undefined_message(self) -> str:
+        found, name = self._undefined_obj, self._undefined_name
+        if isinstance(found, InventoryGroups):
+            return (f"groups[{name!r}]: no such inventory group (the inventories have: "
+                    f"{', '.join(sorted(found)) or 'none'})")
+        if isinstance(found, HostVars):
+            return f"hostvars[{name!r}]: no such host in the inventories"
+        if isinstance(found, HostVariables):
+            return (f"hostvars[{found.host!r}].{name}: host {found.host!r} has no such variable (set it in "
+                    "the inventory, group_vars/ or host_vars/)")
+        return str(super()._undefined_message)
+
+
 def template_environment(desired_dir: Path) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(desired_dir)),
-        undefined=jinja2.StrictUndefined,
+        undefined=_Undefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
@@ -108,7 +126,7 @@ def _parse(relative: str, text: str) -> Iterator[Document]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise _FileProblem(f"YAML syntax error: {exc.problem or exc}", line) from None
+        raise _FileProblem(f"YAML syntax error: {yaml_problem(exc, text)}", line) from None
     except yaml.YAMLError as exc:
         raise _FileProblem(f"YAML error: {exc}") from None
     for index, data in enumerate(datas):
@@ -116,27 +134,28 @@ def _parse(relative: str, text: str) -> Iterator[Document]:
             yield Document(relative, index, data, text)
 
 
-def line_of(text: str, document: int, path: tuple[Any, ...]) -> int | None:
+def line_of(text: str, document: int, path: tuple[Any, ...], key_line: bool = False) -> int | None:
     """Line of `path` (keys / list indexes) in the document-th YAML document of `text`, or the deepest
-    existing parent. Only called when reporting an error, so re-composing the YAML here is fine."""
+    existing parent; with `key_line`, the line of the last key itself rather than of its value. Only called
+    when reporting an error, so re-composing the YAML here is fine."""
     try:
         node = list(yaml.compose_all(text, Loader=Loader))[document]
     except (yaml.YAMLError, IndexError):
         return None
     line = node.start_mark.line + 1 if node else None
-    for key in path:
-        node = _child(node, key)
+    for depth, key in enumerate(path, 1):
+        node = _child(node, key, key_line and depth == len(path))
         if node is None:
             break
         line = node.start_mark.line + 1
     return line
 
 
-def _child(node: Any, key: Any) -> Any:
+def _child(node: Any, key: Any, key_itself: bool = False) -> Any:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if key_node.value == str(key):
-                return value_node if not isinstance(value_node, yaml.ScalarNode) else key_node
+                return value_node if not (key_itself or isinstance(value_node, yaml.ScalarNode)) else key_node
         return None
     if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
         return node.value[key]

@@ -38,6 +38,7 @@ def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) 
     if not plan["steps"]:
         return "nothing to change\n"
     lines = [_summary(plan)]
+    first: dict[str, str] = {}  # diff -> the step it was shown under
     for ci, steps in _by_ci(plan).items():
         lines.append(f"\n{ci} ({steps[0]['kind']})")
         for step in steps:
@@ -50,6 +51,10 @@ def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) 
                 f"       why: {step['why']}" + (f"; reason: {step['reason']}" if step.get("reason") else "")
             )
             for diff in previews.get(step["id"], ()):
+                if diff in first:  # one task made several steps' changes (lineinfile with the file's mode)
+                    lines.append(f"       {PREVIEW_LABEL}: as {first[diff]} (one task for both)")
+                    continue
+                first[diff] = step["id"]
                 lines.append(f"       {PREVIEW_LABEL}:")
                 lines += [f"         {line}" for line in diff.splitlines()]
     return "\n".join(lines) + "\n"
@@ -82,11 +87,14 @@ def render_markdown(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str
                 f"| {step['id']} | `{_cell(step['path'])}` | {_cell(_value(step['actual']))} | "
                 f"{_cell(_value(step['desired']))} | {action} | {step['risk']} | {_cell(step['why'])} |"
             )
-        shown = [(s["id"], d) for s in steps for d in previews.get(s["id"], ())]
+        shown: dict[str, list[str]] = {}  # diff -> the steps it previews (one task may make several steps' changes)
+        for step in steps:
+            for diff in previews.get(step["id"], ()):
+                shown.setdefault(diff, []).append(step["id"])
         if shown:
             out += ["", f"<details><summary>{PREVIEW_LABEL}</summary>", ""]
-            for step_id, diff in shown:
-                out += [f"{step_id}:", "", "```diff", diff, "```", ""]
+            for diff, step_ids in shown.items():
+                out += [f"{', '.join(dict.fromkeys(step_ids))}:", "", "```diff", diff, "```", ""]
             out.append("</details>")
         out.append("")
     return "\n".join(out) + "\n"

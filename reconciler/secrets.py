@@ -27,8 +27,10 @@ _ENV_SECRETS = ("PGPASSWORD",)
 
 @functools.lru_cache(maxsize=65536)
 def _secret(key: str) -> bool:
-    """Keys repeat across a fleet (150 package names x 10,000 hosts): each is searched once."""
-    return SECRET_KEY.search(key) is not None
+    """Keys repeat across a fleet (150 package names x 10,000 hosts): each is searched once. An absolute
+    path (`files` facts: /etc/passwd, /etc/pam.d/common-password) names a file whose facts are its mode,
+    owner and such, never its content: not a secret."""
+    return not key.startswith("/") and SECRET_KEY.search(key) is not None
 
 
 def mask(text: str) -> str:

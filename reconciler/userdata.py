@@ -28,6 +28,26 @@ def short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_INDENTATION = ("expected key", "<block end>", "mapping values are not allowed")
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError, text: str = "") -> str:
+    """libyaml's complaint, with where the enclosing block began and, for the parser's words for a
+    misindented line ("expected <block end>, but found '<block mapping start>'") or an indenting tab
+    (found in `text`, the parsed text), what to look at."""
+    problem = str(exc.problem or exc)
+    notes = []
+    start, end = exc.context_mark, exc.problem_mark
+    if exc.context and start and end and start.line != end.line:
+        notes.append(f"{exc.context} from line {start.line + 1}")
+    line = text.splitlines()[end.line] if end and end.line < len(text.splitlines()) else ""
+    if "cannot start any token" in problem and "\t" in line[:len(line) - len(line.lstrip())]:
+        notes.append("YAML indents with spaces, not tabs")
+    elif any(words in problem for words in _INDENTATION):
+        notes.append("check the indentation of this line against the lines above; quote a value holding ': '")
+    return problem + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def clip(text: str, limit: int = 200) -> str:
     """A message (which may quote user text) cut to `limit` characters."""
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -43,7 +43,8 @@ def schema_problems(schema: Mapping[str, Any], data: Any, file: str, text: str, 
     errors = [leaf for error in jsonschema.Draft7Validator(schema).iter_errors(data) for leaf in _leaf_errors(error)]
     for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         path = prefix + tuple(error.absolute_path)
-        problems.append(Problem(file, _explain(error), line_of(text, index, path + _unknown_keys(error)[:1]),
+        unknown = _unknown_keys(error)[:1]  # the misspelt key's own line, not its value's
+        problems.append(Problem(file, _explain(error), line_of(text, index, path + unknown, key_line=bool(unknown)),
                                 index, ".".join(map(str, path)) or None))
     return problems
 
@@ -54,6 +55,10 @@ def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.Validatio
         nested = [sub for sub in error.context if sub.relative_path]
         if nested:
             return [leaf for sub in nested for leaf in _leaf_errors(sub)]
+        # a mapping that fails only the mapping shape's key check: name the key, not the whole value
+        keyed = [sub for sub in error.context if sub.validator == "additionalProperties"]
+        if keyed and isinstance(error.instance, dict):
+            return keyed
     return [error]
 
 
@@ -64,13 +69,26 @@ def _unknown_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
     return tuple(key for key in error.instance if key not in known)
 
 
+def _known(error: jsonschema.ValidationError, unknown: tuple[str, ...]) -> str:
+    """'; did you mean X?' for a near miss of a known key, else the known keys (a few)."""
+    import difflib
+
+    known = [str(key) for key in error.schema.get("properties", {})]
+    if not known:
+        return ""
+    close = [difflib.get_close_matches(str(key), known, n=1, cutoff=0.6) for key in unknown[:5]]
+    if any(close):
+        return "; did you mean " + ", ".join(repr(match[0]) for match in close if match) + "?"
+    return "; known: " + ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+
+
 def _explain(error: jsonschema.ValidationError) -> str:
     """jsonschema's own messages quote the whole offending value: say it again with a short rendering."""
     value = short(error.instance)
     if error.validator == "additionalProperties":
         keys = _unknown_keys(error)
         named = ", ".join(short(k, 40) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
-        return f"unknown key(s) ({named} {'was' if len(keys) == 1 else 'were'} unexpected)"
+        return f"unknown key(s) ({named} {'was' if len(keys) == 1 else 'were'} unexpected{_known(error, keys)})"
     if error.validator == "anyOf":
         return f"{value} is not a valid value here (expected {_expected(error.validator_value)})"
     if error.validator == "required":

@@ -42,7 +42,7 @@ def test_the_plugin_schema_is_enforced(cli, project):
     project.write("plugins/dns.py", PLUGIN)
     project.write("desired/dns.yml", "ci: www\nkind: dns.record\ndesired: {ttl: 60}\n")
     result = cli("--project", str(project.root), "validate")
-    assert result.code == 1 and "unknown key(s) ('ttl' was unexpected)" in result.err
+    assert result.code == 1 and "unknown key(s) ('ttl' was unexpected; known: value)" in result.err
 
 
 def test_a_plugin_that_fails_to_import_is_a_project_problem(cli, project):

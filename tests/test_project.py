@@ -161,7 +161,7 @@ BROKEN = {
     "desired/nobase.yml": ("ci: f\nkind: server\nextends: [debian-13]\n",
                            "desired/nobase.yml:3 (document 1) at 'extends': baseline 'debian-13' does not exist"),
     "desired/typo.yml": ("ci: g\nkind: server\ndesired:\n  pakages: {nginx: present}\n",
-                         "desired/typo.yml:4 (document 1) at 'desired': unknown key(s) ('pakages' was unexpected)"),
+                         "desired/typo.yml:4 (document 1) at 'desired': unknown key(s) ('pakages' was unexpected; did you mean 'packages'?)"),
     "desired/second-doc.yml": ("ci: h\nkind: server\n---\nci: i\nkind: server\ndesired: {listening_ports: 22}\n",
                                "desired/second-doc.yml:6 (document 2) at 'desired.listening_ports'"),
     "inventories/broken.ini": ("[web\n", "inventories/broken.ini: not a valid INI inventory"),
@@ -187,7 +187,7 @@ def test_a_settings_file_with_an_unknown_key_or_bad_value_is_reported(base):
     base.write("reconciler.yml", "ansible: {forks: 0}\nregsiter: x\n")
     problems = problems_of(base)
     assert "reconciler.yml:1 at 'ansible.forks': 0 is less than the minimum of 1" in problems
-    assert "reconciler.yml:2: unknown key(s) ('regsiter' was unexpected)" in problems
+    assert "reconciler.yml:2: unknown key(s) ('regsiter' was unexpected; did you mean 'register'?)" in problems
 
 
 def test_aws_timeouts_and_concurrency_are_checked_as_documented(base):

@@ -8,6 +8,7 @@ collection, no diff. Arguments each handler reads are listed in its docstring.
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import json
 import sys
@@ -22,6 +23,7 @@ import yaml
 
 from ..errors import UsageError
 from ..model import CI, FLAG_SEVERITY, Project
+from ..paths import covers, display, parse_path
 from ..relations import impact_line
 from ..report.text import change_text, plural, when
 from . import schema as t
@@ -217,9 +219,24 @@ def _write_runs(runs: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[st
     buckets = ", ".join(f"{label} {n}" for label, n in age_buckets(findings).items() if n)
     out.write(f"\nopen findings: {len(findings)} ({buckets})\n")
     out.writelines(f"  open {plural(finding['age_days'], 'day')}, since {finding['first_seen'][:10]}: "
-                  f"{finding['subject']} {finding['what']}\n" for finding in findings[:10])
+                  f"{subject_text(finding['subject'])} {finding['what']}\n" for finding in findings[:10])
     if len(findings) > 10:
         out.write(f"  … and {len(findings) - 10} more\n")
+
+
+def subject_text(subject: str) -> str:
+    """A finding's subject for people: a CI id or asset tag as it is; an undeclared, unregistered resource
+    (stored as `kind|{identity as JSON}`) as its kind, name and id, not the stored key."""
+    kind, bar, identity_json = subject.partition("|")
+    try:
+        identity = json.loads(identity_json) if bar else None
+    except ValueError:
+        identity = None
+    if not isinstance(identity, dict):
+        return subject
+    named = [str(identity[key]) for key in ("host", "name", "bucket", "hostname", "id", "serial")
+             if identity.get(key) not in (None, "")]
+    return f"{kind} {' '.join(dict.fromkeys(named)) or identity_json}"
 
 
 def _write_applied(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
@@ -261,6 +278,8 @@ def waive(args: Any, register: Register, out: TextIO, project: Project | None = 
         known = sorted(ci.id for ci in project.cis)
         names = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "") if known else "none declared"
         raise UsageError(f"'{args.ci}' matches no declared CI (declared: {names})")
+    if project is not None:
+        _check_waived_path(args.path, [ci for ci in project.cis if fnmatchcase(ci.id, args.ci)])
     try:
         until = date.fromisoformat(str(args.until))
     except ValueError:
@@ -273,6 +292,37 @@ def waive(args: Any, register: Register, out: TextIO, project: Project | None = 
     number = register.add_waiver(args.ci, args.path, args.reason.strip(), by, until)
     out.write(f"waiver {number}: {args.ci} {args.path} accepted until {until} ({args.reason.strip()})\n")
     return 0
+
+
+def _check_waived_path(glob: str, cis: Sequence[CI]) -> None:
+    """Drift is only ever on a declared path (or below it: `files["/x"].exists` for `/x: absent`), so a
+    waiver whose path is none of these is a typo that would waive nothing."""
+    declared = {path for ci in cis for path in _declared_paths(ci.desired)}
+    pattern = parse_path(glob)
+    if any(covers(glob, path) or _extends(pattern, path) for path in declared):
+        return
+    shown = sorted({display(path) for path in declared if not any(other[:len(path)] == path != other
+                                                                   for other in declared)})  # the leaves
+    near = difflib.get_close_matches(glob, shown, n=1, cutoff=0.6)
+    hint = f"did you mean '{near[0]}'? " if near else ""
+    listed = ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else "") if shown else "nothing"
+    raise UsageError(f"'{glob}' matches no path that {', '.join(sorted(ci.id for ci in cis)[:3])} declares "
+                     f"({hint}declared: {listed})")
+
+
+def _declared_paths(desired: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key path of a desired mapping, inner ones included."""
+    paths = []
+    for key, value in desired.items():
+        path = (*prefix, str(key))
+        paths.append(path)
+        if isinstance(value, Mapping):
+            paths += _declared_paths(value, path)
+    return paths
+
+
+def _extends(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    return len(pattern) > len(path) and all(fnmatchcase(key, want) for key, want in zip(path, pattern))
 
 
 # --- show -----------------------------------------------------------------------------------------

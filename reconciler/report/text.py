@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import Drift, Item, RunResult, Status, severity_rank
+from ..model import Drift, Flag, Item, RunResult, Status, severity_rank
 from ..relations import impact_line
 from .causes import cause_line, causes_of, covered_by, named_cis
 from .json import summary
@@ -62,7 +62,9 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
     for status in (Status.DRIFTED, Status.MISSING, Status.UNKNOWN):
         if by_status[status]:
             yield ""
-            yield style(f"{status.value.upper().replace('_', ' ')} ({len(by_status[status])})", status.value)
+            # which side is which: Terraform users read `a -> b` as "now a, will be b", the other way round
+            legend = "   path: desired → actual" if status == Status.DRIFTED else ""
+            yield style(f"{status.value.upper().replace('_', ' ')} ({len(by_status[status])}){legend}", status.value)
             listed = _beyond_causes(by_status[status], result) if status == Status.DRIFTED and not verbose \
                 else by_status[status]
             for item in listed:
@@ -75,6 +77,7 @@ def _lines(result: RunResult, style: Style, verbose: bool) -> Iterator[str]:
         yield ""
         yield style(f"FLAGS ({len(flagged)})", "flags")
         yield from (flag_line(i) for i in flagged)
+        yield from (style(line, "dim") for line in flag_legend(flagged))
     yield from _in_sync_lines(by_status[Status.IN_SYNC], style, verbose)
     yield from money_lines(result.money)
     yield ""
@@ -166,6 +169,23 @@ def show(value: Any) -> str:
     if value is None:
         return "(absent)"
     return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+# What to do about the flags a first register import raises (the rest are for the asset's owner to judge).
+_FLAG_NEXT = {
+    Flag.CONFIGURED_UNOWNED: "register it: reconcile register import FILE",
+    Flag.OWNED_UNCONFIGURED: "declare it in desired/, or retire the asset",
+    Flag.UNTRACKED: "declare it, register it, or remove it",
+}
+
+
+def flag_legend(flagged: list[Item]) -> Iterator[str]:
+    """One line per flag shown, saying what it means (and what to do): the names alone are jargon."""
+    shown = {flag for item in flagged for flag in item.flags}
+    for flag in Flag:
+        if flag.value in shown:
+            then = _FLAG_NEXT.get(flag)
+            yield f"  ({flag.value}: {flag.text}{'; ' + then if then else ''})"
 
 
 def flag_line(item: Item) -> str:
