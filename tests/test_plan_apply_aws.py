@@ -180,3 +180,27 @@ def test_disruptive_fixes_are_automatic_only_when_allowed(cli, project, tmp_path
     web = ec2.describe_instances(InstanceIds=[ids["instance"]])["Reservations"][0]["Instances"][0]
     assert web["InstanceType"] == "t3.small" and web["MetadataOptions"]["HttpTokens"] == "required"
     assert web["State"]["Name"] == "running"  # stopped for the resize, started again
+
+
+def test_revoking_a_port_range_or_all_traffic_rule_that_last_admits_ssh_is_disruptive(cli, project, tmp_path, moto):
+    """Not only a `tcp/22` rule admits SSH: a port range holding 22 and an all-traffic rule do too."""
+    ec2 = moto.session(ACCOUNT_A, EU).client("ec2")
+    sg = group(ec2, "p3-sg", (443, "0.0.0.0/0"))
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.1.0.0/16"}]},
+    ])
+    project.write("reconciler.yml", f'aws: {{regions: [{EU}], accounts: [{{id: "{ACCOUNT_A}"}}]}}\n')
+    project.write("desired/sg.yml", f"""
+        ci: sg
+        kind: aws.ec2.security_group
+        match: {{account: "{ACCOUNT_A}", region: {EU}, id: {sg}}}
+        desired: {{ingress: ["tcp/443 from 0.0.0.0/0"]}}
+    """)
+    made, plan_file = plan(cli, project, tmp_path)
+    revokes = {s["args"]["rule"]: s for s in made["steps"] if s["action"] == "revoke_rule"}
+    assert set(revokes) == {"tcp/20-25 from 10.0.0.0/8", "all from 10.1.0.0/16"}
+    assert all(s["manual"] and "last rule admitting tcp/22" in s["reason"] for s in revokes.values()), revokes
+    assert cli("--project", str(project.root), "apply", str(plan_file), "--yes").code == 0
+    permissions = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
+    assert len(permissions) == 3  # nothing revoked
