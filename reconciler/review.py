@@ -34,10 +34,22 @@ def _summary(plan: Mapping[str, Any]) -> str:
     )
 
 
-def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) -> str:
+# CIs in scope whose facts could not be collected: (ci, error). Nothing is planned for them, and a review
+# that said only "nothing to change" would hide them (plan exits 3)
+Unchecked = Sequence[tuple[str, str | None]]
+UNCHECKED_LABEL = "could not be checked (unknown: nothing planned for them)"
+
+
+def _unchecked_lines(unchecked: Unchecked, bullet: str = "  ") -> list[str]:
+    if not unchecked:
+        return []
+    return [f"{UNCHECKED_LABEL}:", *(f"{bullet}{ci}: {error or 'no facts'}" for ci, error in unchecked)]
+
+
+def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]], unchecked: Unchecked = ()) -> str:
     if not plan["steps"]:
-        return "nothing to change\n"
-    lines = [_summary(plan)]
+        return "\n".join(["nothing to change", *_unchecked_lines(unchecked)]) + "\n"
+    lines = [_summary(plan), *_unchecked_lines(unchecked)]
     for ci, steps in _by_ci(plan).items():
         lines.append(f"\n{ci} ({steps[0]['kind']})")
         for step in steps:
@@ -63,10 +75,14 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) -> str:
+def render_markdown(
+    plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]], unchecked: Unchecked = ()
+) -> str:
+    unknown = [line.replace("\n", " ") for line in _unchecked_lines(unchecked, "- ")]
+    unknown += [""] if unknown else []
     if not plan["steps"]:
-        return "## Reconcile plan\n\nNothing to change.\n"
-    out = ["## Reconcile plan", "", _summary(plan), ""]
+        return "\n".join(["## Reconcile plan", "", "Nothing to change.", "", *unknown]).rstrip("\n") + "\n"
+    out = ["## Reconcile plan", "", _summary(plan), "", *unknown]
     for ci, steps in _by_ci(plan).items():
         out += [
             f"### {ci} (`{steps[0]['kind']}`)",
@@ -92,8 +108,13 @@ def render_markdown(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str
     return "\n".join(out) + "\n"
 
 
-def render_json(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) -> str:
-    return json.dumps({"plan": plan, "preview": {"label": PREVIEW_LABEL, "diffs": previews}}, indent=2) + "\n"
+def render_json(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]], unchecked: Unchecked = ()) -> str:
+    review = {
+        "plan": plan,
+        "preview": {"label": PREVIEW_LABEL, "diffs": previews},
+        "unknown": [{"ci": ci, "error": error} for ci, error in unchecked],
+    }
+    return json.dumps(review, indent=2) + "\n"
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
