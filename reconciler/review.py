@@ -7,6 +7,7 @@ reason, and for server steps the Ansible check-mode diff, labelled as a preview.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -75,10 +76,15 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _text_cell(text: Any) -> str:
+    """A table cell of plain text: `<Directory /srv>` in a line must show, not be taken for an HTML tag."""
+    return _cell(html.escape(str(text), quote=False))
+
+
 def render_markdown(
     plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]], unchecked: Unchecked = ()
 ) -> str:
-    unknown = [line.replace("\n", " ") for line in _unchecked_lines(unchecked, "- ")]
+    unknown = [_text_cell(line) for line in _unchecked_lines(unchecked, "- ")]
     unknown += [""] if unknown else []
     if not plan["steps"]:
         return "\n".join(["## Reconcile plan", "", "Nothing to change.", "", *unknown]).rstrip("\n") + "\n"
@@ -92,11 +98,11 @@ def render_markdown(
         ]
         for step in steps:
             action = (
-                "**manual**: " + _cell(step.get("reason")) if step.get("manual") else f"`{step['action']}`"
+                "**manual**: " + _text_cell(step.get("reason")) if step.get("manual") else f"`{step['action']}`"
             )
             out.append(
-                f"| {step['id']} | `{_cell(step['path'])}` | {_cell(_value(step['actual']))} | "
-                f"{_cell(_value(step['desired']))} | {action} | {step['risk']} | {_cell(step['why'])} |"
+                f"| {step['id']} | `{_cell(step['path'])}` | {_text_cell(_value(step['actual']))} | "
+                f"{_text_cell(_value(step['desired']))} | {action} | {step['risk']} | {_text_cell(step['why'])} |"
             )
         shown = [(s["id"], d) for s in steps for d in previews.get(s["id"], ())]
         if shown:

@@ -229,3 +229,13 @@ def test_the_review_names_the_cis_it_could_not_check(cli, project, tmp_path):
             bullet = "\n- gone: " if form == "markdown" else "\n  gone: "
             assert "could not be checked" in planned.out and bullet in planned.out, planned.out
             assert "ok:" not in planned.out
+
+
+def test_the_markdown_review_shows_angle_brackets_as_text_not_html(cli, project, tmp_path):
+    """An Apache-style line (`<Directory /srv>`) must reach the reviewer, not vanish as an HTML tag."""
+    write_project(project, tmp_path)
+    desired = project.root / "desired" / "local.yml"
+    desired.write_text(desired.read_text().replace('"MaxAuthTries 3"', '"<Directory /srv> & more"'))
+    planned = cli("--project", str(project.root), "plan", "--no-preview", "--format", "markdown")
+    assert planned.code == 2, planned.err
+    assert "| &lt;Directory /srv&gt; &amp; more |" in planned.out, planned.out
