@@ -8,7 +8,7 @@ from typing import Any
 
 from .aws_proxy import Proxy, writes
 from .aws_world import bucket, database, group, instance, volume
-from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
+from .moto_fixture import ACCOUNT_A, ACCOUNT_B, ROLE_B, moto, moto_server  # noqa: F401
 
 EU = "eu-west-1"
 
@@ -204,3 +204,46 @@ def test_revoking_a_port_range_or_all_traffic_rule_that_last_admits_ssh_is_disru
     assert cli("--project", str(project.root), "apply", str(plan_file), "--yes").code == 0
     permissions = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
     assert len(permissions) == 3  # nothing revoked
+
+
+def test_apply_reaches_a_second_account_through_its_role_and_resources_matched_by_name_or_tags(
+        cli, project, tmp_path, moto):
+    """The steps of account B go through its assumed role; a group matched by name and a bucket matched by
+    tags are changed through the ids collection found, each probed with boto3."""
+    other = moto.session(ACCOUNT_B, EU)
+    other.client("s3").create_bucket(Bucket="p4-b-logs", CreateBucketConfiguration={"LocationConstraint": EU})
+    sg = group(other.client("ec2"), "p4-b-web", (22, "0.0.0.0/0"))
+    bucket(moto.session(ACCOUNT_A, EU).client("s3"), "p4-a-shop", App="shop")
+    project.write("reconciler.yml", f"""
+        aws:
+          regions: [{EU}]
+          accounts: [{{id: "{ACCOUNT_A}"}}, {{id: "{ACCOUNT_B}", role_arn: "{ROLE_B}"}}]
+    """)
+    project.write("desired/cloud.yml", f"""
+        ci: b-logs
+        kind: aws.s3.bucket
+        match: {{account: "{ACCOUNT_B}", name: p4-b-logs}}
+        desired: {{versioning: Enabled, tags: {{Owner: b}}}}
+        ---
+        ci: b-web
+        kind: aws.ec2.security_group
+        match: {{account: "{ACCOUNT_B}", region: {EU}, name: p4-b-web}}
+        desired: {{ingress: ["tcp/22 from 10.0.0.0/8"]}}
+        ---
+        ci: shop
+        kind: aws.s3.bucket
+        match: {{account: "{ACCOUNT_A}", tags: {{App: shop}}}}
+        desired: {{versioning: Enabled}}
+    """)
+    made, plan_file = plan(cli, project, tmp_path)
+    assert {(s["ci"], s["target"]["account"]) for s in made["steps"]} == {
+        ("b-logs", ACCOUNT_B), ("b-web", ACCOUNT_B), ("shop", ACCOUNT_A)}
+    applied = cli("--project", str(project.root), "apply", str(plan_file), "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    s3_b, ec2_b = other.client("s3"), other.client("ec2")
+    assert s3_b.get_bucket_versioning(Bucket="p4-b-logs")["Status"] == "Enabled"
+    assert s3_b.get_bucket_tagging(Bucket="p4-b-logs")["TagSet"] == [{"Key": "Owner", "Value": "b"}]
+    found = ec2_b.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
+    assert [(p["FromPort"], r["CidrIp"]) for p in found for r in p["IpRanges"]] == [(22, "10.0.0.0/8")]
+    shop = moto.session(ACCOUNT_A, EU).client("s3").get_bucket_versioning(Bucket="p4-a-shop")
+    assert shop["Status"] == "Enabled"
