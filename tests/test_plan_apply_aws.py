@@ -247,3 +247,27 @@ def test_apply_reaches_a_second_account_through_its_role_and_resources_matched_b
     assert [(p["FromPort"], r["CidrIp"]) for p in found for r in p["IpRanges"]] == [(22, "10.0.0.0/8")]
     shop = moto.session(ACCOUNT_A, EU).client("s3").get_bucket_versioning(Bucket="p4-a-shop")
     assert shop["Status"] == "Enabled"
+
+
+def test_a_rule_spelled_another_way_converges_after_apply(cli, project, tmp_path, moto):
+    """`tcp/0-65535`, `udp/53-53` and `-1` are the rules AWS reads back as `tcp`, `udp/53` and `all`: the
+    fix applies once, verifies, and the next run is in sync (no drift forever, no duplicate authorize)."""
+    ec2 = moto.session(ACCOUNT_A, EU).client("ec2")
+    sg = group(ec2, "p5-sg", (443, "0.0.0.0/0"))
+    project.write("reconciler.yml", f'aws: {{regions: [{EU}], accounts: [{{id: "{ACCOUNT_A}"}}]}}\n')
+    project.write("desired/sg.yml", f"""
+        ci: sg
+        kind: aws.ec2.security_group
+        match: {{account: "{ACCOUNT_A}", region: {EU}, id: {sg}}}
+        desired: {{ingress: ["tcp/443 from 0.0.0.0/0", "TCP/0-65535 from 10.0.0.0/8", "udp/53-53 from 10.2.0.0/16",
+                            "-1 from 10.9.0.0/16"]}}
+    """)
+    _, plan_file = plan(cli, project, tmp_path)
+    applied = cli("--project", str(project.root), "apply", str(plan_file), "--yes")
+    assert applied.code == 0 and applied.out.count("applied+verified") == 3, applied.out + applied.err
+    found = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
+    assert {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), r["CidrIp"]) for p in found for r in p["IpRanges"]} == {
+        ("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 0, 65535, "10.0.0.0/8"), ("udp", 53, 53, "10.2.0.0/16"),
+        ("-1", None, None, "10.9.0.0/16")}
+    report = cli("--project", str(project.root), "run", "--format", "json").json()
+    assert [i["status"] for i in report["items"] if i["ci"] == "sg"] == ["in_sync"]
