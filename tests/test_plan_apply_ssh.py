@@ -264,3 +264,20 @@ def test_a_file_declared_to_exist_is_created_with_its_lines_and_mode(cli, projec
     assert new.read_text() == "a = 1\nb = 2\n"
     assert stat.S_IMODE(os.stat(new).st_mode) == 0o640
     assert cli("--project", root, "run").code == 0
+
+
+def test_lines_and_modes_that_look_like_numbers_are_applied_as_written(cli, project, tmp_path, sshd):
+    """What was reviewed is what lands: a line `0x10` stays `0x10` (not 16), a mode "2750" is octal."""
+    conf, shared = tmp_path / "n.conf", tmp_path / "shared"
+    conf.write_text("x\n")
+    shared.mkdir(mode=0o700)
+    lines = ["0x10", "+5", "1_000", "0640", "{{ not_a_variable }}"]
+    project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": {"box": sshd.host_vars("127.0.0.4")}}}))
+    project.write("desired/box.yml", yaml.safe_dump({"ci": "box", "kind": "server", "desired": {"files": {
+        str(conf): {"contains": lines}, str(shared): {"mode": "2750"}}}}).replace("{{", "{{ '{{' }}"))
+    root, plan_file = str(project.root), tmp_path / "plan.json"
+    assert cli("--project", root, "plan", "--no-preview", "--out", str(plan_file)).code == 2
+    applied = cli("--project", root, "apply", str(plan_file), "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    assert conf.read_text() == "x\n" + "".join(f"{line}\n" for line in lines)
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o2750
