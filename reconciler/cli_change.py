@@ -62,7 +62,8 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     made = plans.build_plan(plans.PlanInput(project, result.items, facts, result.id, args.allow_disruptive))
     timings = {"run": time.perf_counter() - began}
     began = time.perf_counter()
-    previews = {} if args.no_preview or facts_dir else applying.preview(project, made)
+    # facts from files (--facts-dir or facts_dir:): the hosts they describe need not be reachable from here
+    previews = {} if args.no_preview or project.settings.facts_dir else applying.preview(project, made)
     timings["preview"] = time.perf_counter() - began
     if args.out:
         plans.write_plan(made, args.out)

@@ -271,6 +271,7 @@ class RunResult:
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # findings new/changed/resolved
     impact: dict[str, dict[str, Any]] = field(default_factory=dict)  # what depends on drifted CIs (relations.py)
     fail_on: str | None = None  # the --fail-on threshold the exit code was computed against
+    recorded: bool = True  # False for `untracked`'s view: no run is recorded under its id, so none is shown
     # The JSON report as built when the run was recorded (report/json.py): rendering reuses it. The
     # pipeline drops it whenever it changes the result afterwards.
     report: dict[str, Any] | None = field(default=None, compare=False, repr=False)

@@ -199,7 +199,7 @@ def _scanned_kinds(project: Project, options: RunOptions) -> frozenset[str]:
 def untracked_only(result: RunResult, fail_on: str) -> RunResult:
     """The same run, reduced to the resources nobody declared or registered."""
     items = [item for item in result.items if "untracked" in item.flags]
-    reduced = replace(result, items=items, report=None)
+    reduced = replace(result, items=items, report=None, recorded=False)
     reduced.exit_code = exit_code(items, fail_on) if items else (3 if _failed(result) else 0)
     return reduced
 

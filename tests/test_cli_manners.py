@@ -3,6 +3,8 @@
 
 import argparse
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -77,6 +79,64 @@ def test_a_refused_command_line_names_the_help_of_its_command(cli):
 def test_help_exits_0(cli):
     result = cli("run", "--help")
     assert result.code == 0 and "--fail-on" in result.out
+
+
+def _examples() -> dict[str, list[str]]:
+    """Each command's help example (`reconcile COMMAND --help`), as the words after `reconcile`."""
+    examples = {}
+    for parser in _parsers(build_parser()):
+        if "example:\n" in (parser.epilog or ""):
+            line = parser.epilog.split("example:\n", 1)[1].split("&&")[0]
+            words = shlex.split(line)
+            assert words[0] == "reconcile", parser.prog
+            examples[parser.prog] = words[1:]
+    return examples
+
+
+def test_every_command_s_help_exits_0_and_its_example_is_a_command_line_it_accepts(cli):
+    """What the README promises: `reconcile COMMAND --help` explains each command with an example."""
+    leaves = [p.prog for p in _parsers(build_parser()) if p.prog not in ("reconcile", "reconcile register")]
+    examples = _examples()
+    assert sorted(examples) == sorted(leaves)
+    for prog in leaves:
+        shown = cli(*prog.split()[1:], "--help")
+        assert shown.code == 0 and shown.out.startswith(f"usage: {prog} "), prog
+        assert f"example:\n  {prog}" in shown.out, prog
+        build_parser().parse_args(examples[prog])  # raises CommandLineError if an option was renamed
+    top = cli("--help")
+    assert top.code == 0 and all(f"    {prog.split()[1]} " in top.out for prog in leaves)
+
+
+def test_the_help_examples_run_on_the_fleet_example(cli, tmp_path, monkeypatch):
+    """Those that fit a facts-file project (no cloud account, no real host to change), in an `ops/` copy of
+    examples/fleet, from its parent directory as the validate example has it."""
+    ops = tmp_path / "ops"
+    shutil.copytree(FLEET, ops)
+    shutil.copy(FLEET / "register.csv", tmp_path / "assets.csv")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_PROJECT", str(ops))
+    assert cli("register", "import", "assets.csv").code == 0
+    run_id = cli("run", "--format", "json").json()["run"]["id"]
+    fits = {"reconcile validate": 0, "reconcile show": 0, "reconcile history": 0, "reconcile waive": 0,
+            "reconcile report": 2, "reconcile plan": 2, "reconcile register import": 0,
+            "reconcile register export": 0, "reconcile register list": 0, "reconcile register show": 0}
+    stand_ins = {"0b6f…": run_id, "ASSET-0042": "ASSET-0101"}  # placeholders of the examples
+    for prog, words in _examples().items():
+        if prog in fits:
+            result = cli(*[stand_ins.get(word, word) for word in words])
+            assert result.code == fits[prog] and "error" not in result.err, (prog, result.out, result.err)
+    assert json.loads((tmp_path / "assets.json").read_text())[0]["asset_tag"] == "ASSET-0101"
+    assert (tmp_path / "run.md").read_text().startswith(f"# Reconcile run `{run_id}`")
+    assert (tmp_path / "review.md").read_text().startswith("## Reconcile plan") and (tmp_path / "fix.plan").exists()
+
+
+def test_reconciler_project_names_the_project_when_no_option_does(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not a project
+    monkeypatch.setenv("RECONCILER_PROJECT", str(FLEET))
+    validated = cli("validate")
+    assert validated.code == 0 and validated.out.startswith("ok: 3 CIs (server)"), validated.err
+    assert cli("run", "--quiet").code == 2
+    assert cli("--project", str(tmp_path), "run").code == 1  # --project beats the variable
 
 
 def test_global_options_are_accepted_after_the_command(cli, tmp_path):
@@ -163,6 +223,23 @@ def test_untracked_records_nothing_and_says_when_it_found_nothing(cli):
     assert found.code == 2 and "run " not in found.out and found.out.startswith("UNTRACKED (1) in 4 scopes")
     assert "untracked: server build-07" in found.out
     assert json.loads(cli(*EXAMPLE, "history", "--format", "json").out) == []
+
+
+def test_untracked_takes_the_report_options_of_run(cli, tmp_path):
+    """reference.md: --format, --output, --fail-on, --kind, --facts-dir and --verbose are untracked's too
+    (--executor: test_executors.py, on a Dask cluster)."""
+    junit = cli(*EXAMPLE, "untracked", "--format", "junit", "--output", str(tmp_path / "u.xml"))
+    assert (junit.code, junit.out) == (2, "")
+    assert '<failure message="untracked (medium)" type="untracked">' in (tmp_path / "u.xml").read_text()
+    markdown = cli(*EXAMPLE, "untracked", "--format", "markdown")
+    assert markdown.code == 2 and "- **untracked** server `{'host': 'build-07'" in markdown.out
+    assert markdown.out.startswith("# Untracked resources (not recorded)\n")  # no run id: none was recorded
+    html = cli(*EXAMPLE, "untracked", "--format", "html").out
+    assert "<h1>Untracked resources (not recorded)</h1>" in html and "Reconcile run" not in html
+    below = cli(*EXAMPLE, "untracked", "--fail-on", "high")
+    assert below.code == 0 and below.out.splitlines()[-1].endswith("below --fail-on high: exit 0")
+    chosen = cli(*EXAMPLE, "untracked", "--kind", "server", "--facts-dir", str(FLEET / "facts"), "--verbose")
+    assert chosen.code == 2 and "untracked: server build-07" in chosen.out
 
 
 def test_report_re_renders_a_recorded_run(cli):

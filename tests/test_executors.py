@@ -5,16 +5,24 @@ targets `unknown` with the reason, never `missing`, and the recorded run is the 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dask
 import pytest
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 
 from reconciler.collectors import ansible, facts_dir
 
 from .aws_world import bucket, instance
+from .conftest import REPO, assert_valid_report
 from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
 from .ssh_fixture import Sshd, free_port, sshd, write_inventory  # noqa: F401
 
@@ -235,3 +243,85 @@ def test_a_lost_aws_scope_job_fails_its_scope_and_its_cis_are_unknown_not_missin
     failed = [s for s in collection.sources if s.status == "failed"]
     assert [s.scope for s in failed] == [f"{ACCOUNT_A}/eu-west-1/aws.ec2.instance"]
     assert "lost" in failed[0].error
+
+
+# docs/scale-out.md's own command lines, run as written but on loopback: a scheduler and workers started with
+# `dask scheduler` / `dask worker`, the systemd unit's ExecStart, the crontab line.
+SCALE_OUT = (REPO / "docs" / "scale-out.md").read_text(encoding="utf-8")
+BIN = Path(sys.executable).parent
+
+
+def doc_line(starts: str) -> str:
+    """The line of scale-out.md's code blocks that starts with `starts`, backslash continuations joined."""
+    text = "\n".join(re.findall(r"```(?:sh|ini|cron)\n(.*?)```", SCALE_OUT, re.DOTALL)).replace("\\\n", " ")
+    [line] = [line for line in text.splitlines() if line.startswith(starts)]
+    return line
+
+
+def substituted(line: str, values: dict[str, str]) -> list[str]:
+    for old, new in values.items():
+        line = line.replace(old, new)
+    return shlex.split(line)
+
+
+@pytest.fixture
+def doc_cluster(tmp_path: Path) -> Iterator[str]:
+    """The scheduler and a worker machine's workers of scale-out.md, on 127.0.0.1 with free ports and two
+    worker processes (this machine's cores) instead of four."""
+    port, dashboard = free_port(["127.0.0.1"]), free_port(["127.0.0.1"])
+    local = {".venv/bin/dask": str(BIN / "dask"), "--port 8786": f"--port {port}", "10.0.0.5:8786": f"127.0.0.1:{port}",
+             "10.0.0.5": "127.0.0.1", "127.0.0.1:8787": f"127.0.0.1:{dashboard}", "--nworkers 4": "--nworkers 2"}
+    started = []
+    try:
+        for name in ("scheduler", "worker"):
+            words = substituted(doc_line(f".venv/bin/dask {name} "), local)
+            assert "10.0.0.5" not in " ".join(words) and "8786" not in " ".join(words), words
+            with (tmp_path / f"{name}.log").open("w") as log:
+                started.append(subprocess.Popen(words, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        with Client(f"tcp://127.0.0.1:{port}", timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for process in reversed(started):  # each process group this fixture started: worker, then scheduler
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def test_scale_out_md_dask_cluster_and_systemd_exec_start_as_written(cli, fleet, doc_cluster, tmp_path):
+    local = cli("--project", str(fleet), "run", "--format", "json").json()
+    exec_start = doc_line("ExecStart=").removeprefix("ExecStart=")
+    words = substituted(exec_start, {"/srv/ops/.venv/bin/reconcile": "reconcile", "10.0.0.5:8786": doc_cluster,
+                                     "/var/lib/reconcile": str(tmp_path)})
+    assert words[:2] == ["reconcile", "run"] and f"dask://{doc_cluster}" in words
+    result = cli("--project", str(fleet), *words[1:])
+    assert (result.code, result.out) == (2, ""), result.err
+    report = json.loads((tmp_path / "last-run.json").read_text())
+    assert findings(report) == findings(local)
+    with Client(f"tcp://{doc_cluster}", timeout=30, set_as_default=False) as client:
+        executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
+    assert sum(executed.values()) >= 1  # the facts files were read by the workers, not by this process
+    # "Choose it per run with --executor (run, untracked, plan)". (Not `processes` in-process here: a pool's
+    # forkserver outlives the test and keeps the environment of the first one that started it.)
+    executor = ("--executor", f"dask://{doc_cluster}")
+    untracked = cli("--project", str(fleet), "untracked", *executor)
+    assert untracked.code == 2 and "untracked: server build-07" in untracked.out
+    planned = cli("--project", str(fleet), "plan", *executor, "--format", "json", "--quiet")
+    assert planned.code == 2 and len(planned.json()["plan"]["steps"]) == 4
+
+
+def test_scale_out_md_crontab_line_as_written(fleet, tmp_path):
+    cron = doc_line("30 2 * * * ").split(" ", 5)[5]
+    command = cron.replace("/srv/ops", shlex.quote(str(fleet))).replace("/tmp/reconcile.lock", str(tmp_path / "lock"))
+    command = command.replace(".venv/bin/reconcile", shlex.quote(str(BIN / "reconcile")))
+    command = command.replace("/var/lib/reconcile", str(tmp_path)).replace("/var/log", str(tmp_path))
+    assert "flock -n" in command and "--executor processes --quiet --format json" in command
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, (tmp_path / "reconcile.log").read_text()
+    assert (tmp_path / "reconcile.log").read_text() == ""  # quiet, and the report went to --output
+    report = json.loads((tmp_path / "last-run.json").read_text())
+    assert_valid_report(report)
+    assert report["summary"]["drifted"] == 1 and report["run"]["exit_code"] == 2

@@ -187,3 +187,16 @@ def test_a_file_attribute_step_rides_on_the_first_line_step_of_its_path():
     ]
     assert [item["id"] for item in actions["file"]] == ["s002", "s003"]
     assert steps[0]["args"] == {"path": "/a", "mode": "0600"}  # the plan's own steps are left as they were
+
+
+def test_a_host_lost_during_a_loop_is_reported_with_the_items_reason_not_ansibles_summary():
+    """A host that goes away mid-run: Ansible ends the looped task with "All items completed" and puts the
+    reason in each item; that reason is what the plan's preview and the register show."""
+    events = server_play.StepEvents()
+    item = {"unreachable": True, "msg": "Failed to connect to the host via ssh: Connection refused",
+            "item": {"id": "s1"}}
+    events({"event": "runner_on_unreachable",
+            "event_data": {"host": "web", "task": "file",
+                           "res": {"unreachable": True, "msg": "All items completed", "results": [item]}}})
+    step = {"id": "s1", "target": {"host": "web"}}
+    assert events.outcome(step) == "unreachable: Failed to connect to the host via ssh: Connection refused"

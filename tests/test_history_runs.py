@@ -30,3 +30,9 @@ def test_history_lists_runs_with_counts_coverage_and_the_age_of_open_findings(cl
         "web-00 drift:packages.nginx")
     runs = json.loads(cli("--project", root, "history", "--format", "json").out)
     assert [(r["drifted"], r["unknown"]) for r in runs] == [(1, 0), (2, 0)] and "summary" in runs[0]
+    limited = cli("--project", root, "history", "--limit", "1").out.splitlines()
+    assert limited[0] == text[0] and text[1] not in limited
+    timeline = cli("--project", root, "history", "web-01").out
+    assert "version 1" in timeline and "version 2" in timeline, timeline
+    newest = cli("--project", root, "history", "web-01", "--limit", "1")
+    assert newest.code == 0 and "version 2" in newest.out and "version 1" not in newest.out, newest.out

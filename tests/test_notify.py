@@ -111,3 +111,14 @@ def test_a_clean_run_with_a_failed_delivery_still_exits_0(cli, project, receiver
     result = _run(cli, project, "--notify", receiver.url)
     assert result.code == 0 and len(receiver.received) == 1
     assert result.err.strip().endswith("failed: Failed to send JSON POST notification: Internal server error., error=500.")
+
+
+def test_notify_is_repeatable_and_each_url_is_told(cli, project, receiver):
+    """README: `reconcile run --notify URL --notify URL` (two receivers here, both on loopback)."""
+    write_fleet(project, 2, old_nginx=(1,))
+    with Receiver() as other:
+        result = _run(cli, project, "--notify", receiver.url, "--notify", other.url)
+        assert result.code == 2 and len(receiver.received) == len(other.received) == 1
+        assert receiver.received[0]["title"] == other.received[0]["title"]
+        assert "NEW: web-01 (server) packages.nginx" in other.received[0]["message"]
+        assert result.json()["run"]["stats"]["notify"]["sent"] == 2

@@ -18,6 +18,8 @@ from reconciler.register.commands import history, register_import, register_list
 from reconciler.register.recording import record_run
 from reconciler.register.store import open_register
 
+from .pg_fixture import pg_cluster  # noqa: F401  (fixture)
+
 EXAMPLE = Path(__file__).resolve().parent / "data" / "register_all_flags.csv"  # a row for every flag
 
 
@@ -104,3 +106,91 @@ def test_a_register_export_imports_and_lists_by_flag(tmp_path):
     out = io.StringIO()
     register_list(Namespace(flag="unseen", owner=None, status=None, kind=None, format="json"), reg, out)
     assert [a["asset_tag"] for a in json.loads(out.getvalue())] == ["ASSET-0004"]
+
+
+# Through the command line, on a copy of examples/fleet with its register imported (the `fleet` fixture).
+
+def test_export_to_a_file_by_its_extension_round_trips_through_import(cli, fleet, tmp_path):
+    base = ("--project", str(fleet))
+    for name in ("assets.json", "assets.csv"):
+        written = cli(*base, "register", "export", "--output", str(tmp_path / name))
+        assert written.code == 0 and written.out == "", written.err
+        again = cli(*base, "register", "import", str(tmp_path / name), "--dry-run")
+        assert again.code == 0 and again.out.startswith("would create 0, would update 0, unchanged 4 (dry run"), again.out
+    exported = json.loads((tmp_path / "assets.json").read_text())
+    assert [a["asset_tag"] for a in exported] == ["ASSET-0101", "ASSET-0102", "ASSET-0103", "LIC-0101"]
+    assert (tmp_path / "assets.csv").read_text().startswith("asset_tag,name,category,serial,")
+    assert json.loads(cli(*base, "register", "export", "--format", "json").out) == exported
+
+
+def test_import_match_on_serial_updates_by_serial(cli, fleet, tmp_path):
+    (tmp_path / "moved.csv").write_text("Asset Tag,Serial,Location\nNEW-TAG,CZJ9999XYZ,DC9 rack 1\n")
+    base = ("--project", str(fleet))
+    moved = cli(*base, "register", "import", str(tmp_path / "moved.csv"), "--match-on", "serial")
+    assert moved.code == 0 and "updated 1" in moved.out, moved.out + moved.err
+    shown = cli(*base, "register", "show", "ASSET-0102", "--format", "json").json()
+    assert shown["asset"]["location"] == "DC9 rack 1" and shown["asset"]["serial"] == "CZJ9999XYZ"
+    assert cli(*base, "register", "show", "NEW-TAG").code == 1  # updated, not created
+
+
+def test_register_list_filters_by_owner_status_and_flag(cli, fleet):
+    base = ("--project", str(fleet), "register", "list")
+    assert cli("--project", str(fleet), "run", "--quiet").code == 2
+
+    def tags(*filters: str) -> list[str]:
+        result = cli(*base, *filters)
+        assert result.code == 0, result.err
+        return [line.split()[0] for line in result.out.splitlines()[1:-1]]
+
+    assert tags("--owner", "team-web") == ["ASSET-0101", "LIC-0101"]
+    assert tags("--status", "deployed") == ["ASSET-0101", "ASSET-0102", "ASSET-0103", "LIC-0101"]
+    assert tags("--status", "retired") == []
+    assert tags("--flag", "eol") == ["ASSET-0102"]
+    assert tags("--flag", "licence_over", "--owner", "team-web") == ["LIC-0101"]
+
+
+def test_register_show_and_show_of_an_asset_tag(cli, fleet):
+    base = ("--project", str(fleet))
+    assert cli(*base, "run", "--quiet").code == 2
+    shown = cli(*base, "register", "show", "LIC-0101")
+    assert shown.code == 0 and shown.out.startswith("asset LIC-0101: nginx plus [deployed], owner team-web")
+    assert "flag licence_over (high)  since " in shown.out
+    unconfigured = cli(*base, "show", "ASSET-0103")  # show takes an asset tag as well as a CI id
+    assert unconfigured.code == 0 and unconfigured.out.startswith("asset ASSET-0103: backup-01 [deployed]")
+    assert "flag owned_unconfigured (info)" in unconfigured.out
+    linked = cli(*base, "register", "show", "ASSET-0101", "--format", "json").json()
+    assert linked["link"]["ci"] == "web-01" and linked["link"]["matched_by"] == "serial"
+
+
+def test_a_waived_drift_stays_in_the_report_marked_and_no_longer_fails_the_run(cli, fleet):
+    base = ("--project", str(fleet))
+    assert cli(*base, "run", "--limit", "web-02", "--quiet").code == 2
+    for ci, path in (("web-*", "packages"), ("web-02", "services.nginx")):  # globs; a prefix covers below it
+        waived = cli(*base, "waive", ci, path, "--reason", "upgrade in CHG-1234", "--until", "2030-12-31")
+        assert waived.code == 0 and f"{ci} {path} accepted until 2030-12-31" in waived.out, waived.err
+    text = cli(*base, "run", "--limit", "web-02")
+    assert text.code == 0, text.out
+    assert "packages.nginx: 1.22.* → 1.18.0-6.1+deb11u3  (changed, medium) (waived)" in text.out
+    assert "services.nginx.state: running → stopped  (changed, high) (waived)" in text.out
+    report = cli(*base, "run", "--limit", "web-02", "--format", "json").json()
+    [web02] = [item for item in report["items"] if item["ci"] == "web-02"]
+    assert len(web02["drift"]) == 4 and all(d["waived"] for d in web02["drift"])
+    assert report["run"]["exit_code"] == 0
+
+
+def test_a_team_register_in_postgresql_through_every_way_of_naming_it(cli, fleet, pg_cluster, monkeypatch):
+    """README/reference: `--register postgresql://user@host/db`, $RECONCILER_REGISTER (as the systemd unit of
+    docs/scale-out.md sets it) and `register:` in reconciler.yml, against a real PostgreSQL on loopback."""
+    dsn = pg_cluster.new_database()
+    base = ("--project", str(fleet))
+    assert cli(*base, "--register", dsn, "register", "import", str(fleet / "register.csv")).code == 0
+    monkeypatch.setenv("RECONCILER_REGISTER", dsn)
+    ran = cli(*base, "run", "--format", "json")
+    assert ran.code == 2 and ran.json()["summary"]["flags"]["licence_over"] == 1  # the imported licence
+    monkeypatch.delenv("RECONCILER_REGISTER")
+    (fleet / "reconciler.yml").write_text((fleet / "reconciler.yml").read_text() + f"register: {dsn}\n")
+    runs = json.loads(cli(*base, "history", "--format", "json").out)
+    assert [r["id"] for r in runs] == [ran.json()["run"]["id"]]
+    again = cli(*base, "report", ran.json()["run"]["id"], "--format", "json")
+    assert again.code == 2 and again.json()["items"] == ran.json()["items"]
+    assert "flag licence_over (high)" in cli(*base, "register", "show", "LIC-0101").out

@@ -240,6 +240,12 @@ class StepEvents:
 
 
 def _message(res: Mapping[str, Any]) -> str:
+    """The first line of why a task failed; for a loop, the first failing item's (the task's own message
+    is Ansible's "All items completed")."""
+    items = [item for item in res.get("results") or () if isinstance(item, Mapping)
+             and (item.get("failed") or item.get("unreachable"))]
+    if items:
+        res = items[0]
     text = str(res.get("msg") or res.get("stderr") or "failed").strip()
     return text.splitlines()[0] if text else "failed"
 

@@ -42,8 +42,9 @@ def _page(result: RunResult, trend: Sequence[Mapping[str, Any]]) -> Iterator[str
     yield ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
            '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
-           f"<title>Reconcile run {escape(result.id)}</title><style>{_asset('html.css')}</style></head><body>")
-    yield f"<header><h1>Reconcile run <code>{escape(result.id)}</code></h1>"
+           f"<title>{_title(result)}</title><style>{_asset('html.css')}</style></head><body>")
+    heading = f"Reconcile run <code>{escape(result.id)}</code>" if result.recorded else _title(result)
+    yield f"<header><h1>{heading}</h1>"
     yield f"<p>{escape(result.started_at)} → {escape(result.finished_at)} · exit {result.exit_code}</p></header><main>"
     yield from _tiles(result)
     yield from _causes(causes_of(result))
@@ -53,6 +54,10 @@ def _page(result: RunResult, trend: Sequence[Mapping[str, Any]]) -> Iterator[str
     yield from _items(result.items, _estimates(result.money))
     yield from _sources(result)
     yield f"</main><script>{_asset('html.js')}</script></body></html>\n"
+
+
+def _title(result: RunResult) -> str:
+    return f"Reconcile run {escape(result.id)}" if result.recorded else "Untracked resources (not recorded)"
 
 
 def _tiles(result: RunResult) -> Iterator[str]:

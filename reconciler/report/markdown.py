@@ -22,7 +22,7 @@ def _cell(value: object) -> str:
 
 def _lines(result: RunResult) -> Iterator[str]:
     counts = summary(result)
-    yield f"# Reconcile run `{result.id}`"
+    yield f"# Reconcile run `{result.id}`" if result.recorded else "# Untracked resources (not recorded)"
     yield ""
     yield "| CIs | in sync | drifted | missing | unknown | exit |"
     yield "|---|---|---|---|---|---|"
