@@ -47,6 +47,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     from . import apply as applying
     from . import pipeline, review
     from . import plan as plans
+    from .model import Status
     from .progress import progress_for
     from .register.store import open_register, resolve_dsn
 
@@ -66,7 +67,8 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     timings["preview"] = time.perf_counter() - began
     if args.out:
         plans.write_plan(made, args.out)
-    text = review.RENDERERS[args.format](made, previews)
+    unchecked = [(item.ci, item.error) for item in result.items if item.ci and item.status == Status.UNKNOWN]
+    text = review.RENDERERS[args.format](made, previews, unchecked)
     _write(args, out, lambda colour: text)
     if not args.quiet:  # where the time went, as apply reports it (collection, diff and record: "run")
         spent = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in timings.items())

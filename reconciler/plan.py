@@ -150,6 +150,7 @@ def _fixes(
             facts.facts or {},
             host_vars,
             given.allow_disruptive,
+            ci.desired,
         )
         kind = given.project.registry.kinds.get(ci.kind) if given.project.registry else None
         fixer = (kind.actions.get("plan") if kind else None) or registry.get(ci.kind)

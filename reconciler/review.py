@@ -7,6 +7,7 @@ reason, and for server steps the Ansible check-mode diff, labelled as a preview.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,11 +35,22 @@ def _summary(plan: Mapping[str, Any]) -> str:
     )
 
 
-def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) -> str:
+# CIs in scope whose facts could not be collected: (ci, error). Nothing is planned for them, and a review
+# that said only "nothing to change" would hide them (plan exits 3)
+Unchecked = Sequence[tuple[str, str | None]]
+UNCHECKED_LABEL = "could not be checked (unknown: nothing planned for them)"
+
+
+def _unchecked_lines(unchecked: Unchecked, bullet: str = "  ") -> list[str]:
+    if not unchecked:
+        return []
+    return [f"{UNCHECKED_LABEL}:", *(f"{bullet}{ci}: {error or 'no facts'}" for ci, error in unchecked)]
+
+
+def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]], unchecked: Unchecked = ()) -> str:
     if not plan["steps"]:
-        return "nothing to change\n"
-    lines = [_summary(plan)]
-    first: dict[str, str] = {}  # diff -> the step it was shown under
+        return "\n".join(["nothing to change", *_unchecked_lines(unchecked)]) + "\n"
+    lines = [_summary(plan), *_unchecked_lines(unchecked)]
     for ci, steps in _by_ci(plan).items():
         lines.append(f"\n{ci} ({steps[0]['kind']})")
         for step in steps:
@@ -51,10 +63,6 @@ def render_text(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) 
                 f"       why: {step['why']}" + (f"; reason: {step['reason']}" if step.get("reason") else "")
             )
             for diff in previews.get(step["id"], ()):
-                if diff in first:  # one task made several steps' changes (lineinfile with the file's mode)
-                    lines.append(f"       {PREVIEW_LABEL}: as {first[diff]} (one task for both)")
-                    continue
-                first[diff] = step["id"]
                 lines.append(f"       {PREVIEW_LABEL}:")
                 lines += [f"         {line}" for line in diff.splitlines()]
     return "\n".join(lines) + "\n"
@@ -68,10 +76,19 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) -> str:
+def _text_cell(text: Any) -> str:
+    """A table cell of plain text: `<Directory /srv>` in a line must show, not be taken for an HTML tag."""
+    return _cell(html.escape(str(text), quote=False))
+
+
+def render_markdown(
+    plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]], unchecked: Unchecked = ()
+) -> str:
+    unknown = [_text_cell(line) for line in _unchecked_lines(unchecked, "- ")]
+    unknown += [""] if unknown else []
     if not plan["steps"]:
-        return "## Reconcile plan\n\nNothing to change.\n"
-    out = ["## Reconcile plan", "", _summary(plan), ""]
+        return "\n".join(["## Reconcile plan", "", "Nothing to change.", "", *unknown]).rstrip("\n") + "\n"
+    out = ["## Reconcile plan", "", _summary(plan), "", *unknown]
     for ci, steps in _by_ci(plan).items():
         out += [
             f"### {ci} (`{steps[0]['kind']}`)",
@@ -81,27 +98,29 @@ def render_markdown(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str
         ]
         for step in steps:
             action = (
-                "**manual**: " + _cell(step.get("reason")) if step.get("manual") else f"`{step['action']}`"
+                "**manual**: " + _text_cell(step.get("reason")) if step.get("manual") else f"`{step['action']}`"
             )
             out.append(
-                f"| {step['id']} | `{_cell(step['path'])}` | {_cell(_value(step['actual']))} | "
-                f"{_cell(_value(step['desired']))} | {action} | {step['risk']} | {_cell(step['why'])} |"
+                f"| {step['id']} | `{_cell(step['path'])}` | {_text_cell(_value(step['actual']))} | "
+                f"{_text_cell(_value(step['desired']))} | {action} | {step['risk']} | {_text_cell(step['why'])} |"
             )
-        shown: dict[str, list[str]] = {}  # diff -> the steps it previews (one task may make several steps' changes)
-        for step in steps:
-            for diff in previews.get(step["id"], ()):
-                shown.setdefault(diff, []).append(step["id"])
+        shown = [(s["id"], d) for s in steps for d in previews.get(s["id"], ())]
         if shown:
             out += ["", f"<details><summary>{PREVIEW_LABEL}</summary>", ""]
-            for diff, step_ids in shown.items():
-                out += [f"{', '.join(dict.fromkeys(step_ids))}:", "", "```diff", diff, "```", ""]
+            for step_id, diff in shown:
+                out += [f"{step_id}:", "", "```diff", diff, "```", ""]
             out.append("</details>")
         out.append("")
     return "\n".join(out) + "\n"
 
 
-def render_json(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]]) -> str:
-    return json.dumps({"plan": plan, "preview": {"label": PREVIEW_LABEL, "diffs": previews}}, indent=2) + "\n"
+def render_json(plan: Mapping[str, Any], previews: Mapping[str, Sequence[str]], unchecked: Unchecked = ()) -> str:
+    review = {
+        "plan": plan,
+        "preview": {"label": PREVIEW_LABEL, "diffs": previews},
+        "unknown": [{"ci": ci, "error": error} for ci, error in unchecked],
+    }
+    return json.dumps(review, indent=2) + "\n"
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

@@ -122,3 +122,5 @@ def test_history_json_has_the_applied_changes_beside_the_versions(cli, project, 
     assert str(paths["target"]) in mode["path"]
     # by time: the applied changes come between the version they fixed and the one that saw the fix
     assert timeline.index(versions[0]) < timeline.index(mode) < timeline.index(versions[1])
+    # one spelling of a path in both kinds of entry (keys with dots quoted: files["/x/app.conf"].mode)
+    assert {path for path, _, _ in versions[1]["changes"]} == {c["path"] for c in changes}

@@ -197,4 +197,5 @@ def test_plan_apply_md_plan_forms_on_a_facts_file_project(cli, fleet, tmp_path, 
     assert nothing.code == 0 and nothing.out == "nothing to change\n"
     (fleet / "desired" / "ghost.yml").write_text("ci: ghost\nkind: server\ndesired: {packages: {nginx: present}}\n")
     unknown = cli(*base, "--limit", "ghost")  # not in the inventory: unknown, so "nothing to change" is not clean
-    assert unknown.code == 3 and unknown.out == "nothing to change\n"
+    assert unknown.code == 3 and unknown.out == ("nothing to change\ncould not be checked (unknown: nothing planned "
+                                                 "for them):\n  ghost: host 'ghost' is not in the inventory\n")

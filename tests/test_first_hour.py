@@ -213,8 +213,8 @@ def test_validate_warns_of_a_server_ci_whose_host_is_in_no_inventory(cli, tmp_pa
 
 
 def test_the_plan_review_shows_each_preview_diff_once(cli, project, tmp_path):
-    """A file's missing line and its mode are two steps carried out by one Ansible task: its diff is shown
-    once, under both steps, not once per step."""
+    """A file's missing line and its mode are two steps carried out by one Ansible task (lineinfile with the
+    mode): each part of its diff is shown once, under its own step, not the whole under each."""
     target = tmp_path / "motd"
     target.write_text("hello\n")
     target.chmod(0o644)
@@ -235,7 +235,9 @@ def test_the_plan_review_shows_each_preview_diff_once(cli, project, tmp_path):
     review = cli(*here, "plan", "--quiet", "--format", "markdown").out
     preview = review.split("<details>")[1]
     assert preview.count("+PermitRootLogin no") == 1 and preview.count("+mode: 0600") == 1
-    assert "s001, s002:" in preview
-    text = cli(*here, "plan", "--quiet").out
-    assert text.count("+PermitRootLogin no") == 1 and "as s001 (one task for both)" in text
+    line, mode = preview.split("s002:")
+    assert "s001:" in line and "+PermitRootLogin no" in line and "+mode: 0600" in mode
+    text = cli(*here, "plan", "--quiet").out.split("\n  s002 ")
+    assert "+PermitRootLogin no" in text[0] and "+mode" not in text[0]
+    assert "+mode: 0600" in text[1] and "PermitRootLogin" not in text[1].split("\n", 1)[1]
     assert target.stat().st_mode & 0o777 == 0o644  # a preview changes nothing

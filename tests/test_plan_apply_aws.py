@@ -8,7 +8,7 @@ from typing import Any
 
 from .aws_proxy import Proxy, writes
 from .aws_world import bucket, database, group, instance, volume
-from .moto_fixture import ACCOUNT_A, moto, moto_server  # noqa: F401
+from .moto_fixture import ACCOUNT_A, ACCOUNT_B, ROLE_B, moto, moto_server  # noqa: F401
 
 EU = "eu-west-1"
 
@@ -180,3 +180,94 @@ def test_disruptive_fixes_are_automatic_only_when_allowed(cli, project, tmp_path
     web = ec2.describe_instances(InstanceIds=[ids["instance"]])["Reservations"][0]["Instances"][0]
     assert web["InstanceType"] == "t3.small" and web["MetadataOptions"]["HttpTokens"] == "required"
     assert web["State"]["Name"] == "running"  # stopped for the resize, started again
+
+
+def test_revoking_a_port_range_or_all_traffic_rule_that_last_admits_ssh_is_disruptive(cli, project, tmp_path, moto):
+    """Not only a `tcp/22` rule admits SSH: a port range holding 22 and an all-traffic rule do too."""
+    ec2 = moto.session(ACCOUNT_A, EU).client("ec2")
+    sg = group(ec2, "p3-sg", (443, "0.0.0.0/0"))
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.1.0.0/16"}]},
+    ])
+    project.write("reconciler.yml", f'aws: {{regions: [{EU}], accounts: [{{id: "{ACCOUNT_A}"}}]}}\n')
+    project.write("desired/sg.yml", f"""
+        ci: sg
+        kind: aws.ec2.security_group
+        match: {{account: "{ACCOUNT_A}", region: {EU}, id: {sg}}}
+        desired: {{ingress: ["tcp/443 from 0.0.0.0/0"]}}
+    """)
+    made, plan_file = plan(cli, project, tmp_path)
+    revokes = {s["args"]["rule"]: s for s in made["steps"] if s["action"] == "revoke_rule"}
+    assert set(revokes) == {"tcp/20-25 from 10.0.0.0/8", "all from 10.1.0.0/16"}
+    assert all(s["manual"] and "last rule admitting tcp/22" in s["reason"] for s in revokes.values()), revokes
+    assert cli("--project", str(project.root), "apply", str(plan_file), "--yes").code == 0
+    permissions = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
+    assert len(permissions) == 3  # nothing revoked
+
+
+def test_apply_reaches_a_second_account_through_its_role_and_resources_matched_by_name_or_tags(
+        cli, project, tmp_path, moto):
+    """The steps of account B go through its assumed role; a group matched by name and a bucket matched by
+    tags are changed through the ids collection found, each probed with boto3."""
+    other = moto.session(ACCOUNT_B, EU)
+    other.client("s3").create_bucket(Bucket="p4-b-logs", CreateBucketConfiguration={"LocationConstraint": EU})
+    sg = group(other.client("ec2"), "p4-b-web", (22, "0.0.0.0/0"))
+    bucket(moto.session(ACCOUNT_A, EU).client("s3"), "p4-a-shop", App="shop")
+    project.write("reconciler.yml", f"""
+        aws:
+          regions: [{EU}]
+          accounts: [{{id: "{ACCOUNT_A}"}}, {{id: "{ACCOUNT_B}", role_arn: "{ROLE_B}"}}]
+    """)
+    project.write("desired/cloud.yml", f"""
+        ci: b-logs
+        kind: aws.s3.bucket
+        match: {{account: "{ACCOUNT_B}", name: p4-b-logs}}
+        desired: {{versioning: Enabled, tags: {{Owner: b}}}}
+        ---
+        ci: b-web
+        kind: aws.ec2.security_group
+        match: {{account: "{ACCOUNT_B}", region: {EU}, name: p4-b-web}}
+        desired: {{ingress: ["tcp/22 from 10.0.0.0/8"]}}
+        ---
+        ci: shop
+        kind: aws.s3.bucket
+        match: {{account: "{ACCOUNT_A}", tags: {{App: shop}}}}
+        desired: {{versioning: Enabled}}
+    """)
+    made, plan_file = plan(cli, project, tmp_path)
+    assert {(s["ci"], s["target"]["account"]) for s in made["steps"]} == {
+        ("b-logs", ACCOUNT_B), ("b-web", ACCOUNT_B), ("shop", ACCOUNT_A)}
+    applied = cli("--project", str(project.root), "apply", str(plan_file), "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    s3_b, ec2_b = other.client("s3"), other.client("ec2")
+    assert s3_b.get_bucket_versioning(Bucket="p4-b-logs")["Status"] == "Enabled"
+    assert s3_b.get_bucket_tagging(Bucket="p4-b-logs")["TagSet"] == [{"Key": "Owner", "Value": "b"}]
+    found = ec2_b.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
+    assert [(p["FromPort"], r["CidrIp"]) for p in found for r in p["IpRanges"]] == [(22, "10.0.0.0/8")]
+    shop = moto.session(ACCOUNT_A, EU).client("s3").get_bucket_versioning(Bucket="p4-a-shop")
+    assert shop["Status"] == "Enabled"
+
+
+def test_a_rule_spelled_another_way_converges_after_apply(cli, project, tmp_path, moto):
+    """`tcp/0-65535`, `udp/53-53` and `-1` are the rules AWS reads back as `tcp`, `udp/53` and `all`: the
+    fix applies once, verifies, and the next run is in sync (no drift forever, no duplicate authorize)."""
+    ec2 = moto.session(ACCOUNT_A, EU).client("ec2")
+    sg = group(ec2, "p5-sg", (443, "0.0.0.0/0"))
+    project.write("reconciler.yml", f'aws: {{regions: [{EU}], accounts: [{{id: "{ACCOUNT_A}"}}]}}\n')
+    project.write("desired/sg.yml", f"""
+        ci: sg
+        kind: aws.ec2.security_group
+        match: {{account: "{ACCOUNT_A}", region: {EU}, id: {sg}}}
+        desired: {{ingress: ["tcp/443 from 0.0.0.0/0", "TCP/0-65535 from 10.0.0.0/8", "udp/53-53 from 10.2.0.0/16",
+                            "-1 from 10.9.0.0/16"]}}
+    """)
+    _, plan_file = plan(cli, project, tmp_path)
+    applied = cli("--project", str(project.root), "apply", str(plan_file), "--yes")
+    assert applied.code == 0 and applied.out.count("applied+verified") == 3, applied.out + applied.err
+    found = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
+    assert {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), r["CidrIp"]) for p in found for r in p["IpRanges"]} == {
+        ("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 0, 65535, "10.0.0.0/8"), ("udp", 53, 53, "10.2.0.0/16"),
+        ("-1", None, None, "10.9.0.0/16")}
+    report = cli("--project", str(project.root), "run", "--format", "json").json()
+    assert [i["status"] for i in report["items"] if i["ci"] == "sg"] == ["in_sync"]

@@ -11,6 +11,8 @@ import sys
 
 from reconciler.paths import display
 
+from .moto_fixture import closed_port
+
 SYSCTL = display(("sysctl", "net.ipv4.ip_forward"))
 
 
@@ -188,3 +190,52 @@ def test_a_version_constraint_becomes_manual_with_its_reason(cli, project, tmp_p
     plan, _ = plan_of(cli, project, tmp_path)
     step = next(s for s in plan["steps"] if s["path"] == "packages.python3")
     assert step["manual"] is True and "'>=99' is a version constraint" in step["reason"]
+
+
+def test_the_review_names_the_cis_it_could_not_check(cli, project, tmp_path):
+    """Exit 3 is not a clean "nothing to change": every format of the review says which CIs went unchecked."""
+    conf = tmp_path / "ok.conf"
+    conf.write_text("x\n")
+    conf.chmod(0o600)
+    project.write(
+        "inventories/hosts.yml",
+        f"""
+        all:
+          hosts:
+            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
+            gone: {{ansible_host: 127.0.0.1, ansible_port: {closed_port()}, ansible_user: root}}
+    """,
+    )
+    project.write(
+        "desired/two.yml",
+        f"""
+        ci: ok
+        kind: server
+        match: {{host: localhost}}
+        desired: {{files: {{{conf}: {{mode: "0600"}}}}}}
+        ---
+        ci: gone
+        kind: server
+        desired: {{files: {{/etc/hostname: {{exists: true}}}}}}
+    """,
+    )
+    for form in ("text", "markdown", "json"):
+        planned = cli("--project", str(project.root), "plan", "--format", form, "--out", str(tmp_path / "p"))
+        assert planned.code == 3, planned.out + planned.err
+        if form == "json":
+            (unknown,) = planned.json()["unknown"]
+            assert unknown["ci"] == "gone" and unknown["error"], unknown
+        else:
+            bullet = "\n- gone: " if form == "markdown" else "\n  gone: "
+            assert "could not be checked" in planned.out and bullet in planned.out, planned.out
+            assert "ok:" not in planned.out
+
+
+def test_the_markdown_review_shows_angle_brackets_as_text_not_html(cli, project, tmp_path):
+    """An Apache-style line (`<Directory /srv>`) must reach the reviewer, not vanish as an HTML tag."""
+    write_project(project, tmp_path)
+    desired = project.root / "desired" / "local.yml"
+    desired.write_text(desired.read_text().replace('"MaxAuthTries 3"', '"<Directory /srv> & more"'))
+    planned = cli("--project", str(project.root), "plan", "--no-preview", "--format", "markdown")
+    assert planned.code == 2, planned.err
+    assert "| &lt;Directory /srv&gt; &amp; more |" in planned.out, planned.out

@@ -134,6 +134,9 @@ def test_a_file_mode_rides_on_its_line_step_and_both_are_previewed(cli, project,
     mode, line = steps[("file", "web")], steps[("lineinfile", "web")]
     assert any("-mode: 0666" in d and "+mode: 0640" in d for d in diffs[mode["id"]]), diffs
     assert any("+PermitRootLogin no" in d for d in diffs[line["id"]]), diffs
+    # each step shows its own change only, though one module run made both
+    assert not any("mode:" in d for d in diffs[line["id"]]), diffs
+    assert not any("PermitRootLogin" in d for d in diffs[mode["id"]]), diffs
     assert steps[("service", "web")]["args"]["use"] == "service"  # this container has no systemd
     assert "would fail" not in planned.out
 
@@ -204,3 +207,77 @@ def test_one_stale_host_refuses_the_whole_plan_before_any_host_is_changed(cli, p
         pwd.getpwnam(names["user"])
     history = cli("--project", root, "history", "web")
     assert "applied" not in history.out
+
+
+def test_an_unknown_owner_fails_alone_not_the_line_step_of_the_same_file(cli, project, tmp_path, sshd):
+    """Two CIs on one file (owner and mode in one, lines in the other): the owner step fails (no such
+    account) and the mode and line steps are still applied and verified, each recorded for its own CI."""
+    conf = tmp_path / "x.conf"
+    conf.write_text("a\n")
+    conf.chmod(0o666)
+    project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": {"box": sshd.host_vars("127.0.0.4")}}}))
+    project.write(
+        "desired/box.yml",
+        f"""
+        ci: box-attrs
+        kind: server
+        match: {{host: box}}
+        desired: {{files: {{{conf}: {{owner: rcn-no-such-user, mode: "0600"}}}}}}
+        ---
+        ci: box-lines
+        kind: server
+        match: {{host: box}}
+        desired: {{files: {{{conf}: {{contains: ["b", "c"]}}}}}}
+    """,
+    )
+    root, plan_file = str(project.root), tmp_path / "plan.json"
+    assert cli("--project", root, "plan", "--no-preview", "--out", str(plan_file)).code == 2
+    applied = cli("--project", root, "apply", str(plan_file), "--yes")
+    assert applied.code == 2, applied.out + applied.err
+    results = {line.split()[0]: line for line in applied.out.splitlines() if line.startswith("s0")}
+    failed = [line for line in results.values() if ": failed" in line]
+    assert len(failed) == 1 and ".owner: failed" in failed[0], applied.out
+    assert conf.read_text() == "a\nb\nc\n"
+    assert stat.S_IMODE(os.stat(conf).st_mode) == 0o600
+    assert "applied+verified" in cli("--project", root, "history", "box-lines").out
+
+
+def test_a_file_declared_to_exist_is_created_with_its_lines_and_mode(cli, project, tmp_path, sshd):
+    new = tmp_path / "conf.d" / "new.conf"
+    new.parent.mkdir()
+    project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": {"box": sshd.host_vars("127.0.0.4")}}}))
+    project.write(
+        "desired/box.yml",
+        f"""
+        ci: box
+        kind: server
+        desired: {{files: {{{new}: {{exists: true, mode: "0640", contains: ["a = 1", "b = 2"]}}}}}}
+    """,
+    )
+    root, plan_file = str(project.root), tmp_path / "plan.json"
+    planned = cli("--project", root, "plan", "--out", str(plan_file))
+    assert planned.code == 2, planned.err
+    assert [s for s in json.loads(plan_file.read_text())["steps"] if s["manual"]] == [], planned.out
+    assert not new.exists()
+    applied = cli("--project", root, "apply", str(plan_file), "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    assert new.read_text() == "a = 1\nb = 2\n"
+    assert stat.S_IMODE(os.stat(new).st_mode) == 0o640
+    assert cli("--project", root, "run").code == 0
+
+
+def test_lines_and_modes_that_look_like_numbers_are_applied_as_written(cli, project, tmp_path, sshd):
+    """What was reviewed is what lands: a line `0x10` stays `0x10` (not 16), a mode "2750" is octal."""
+    conf, shared = tmp_path / "n.conf", tmp_path / "shared"
+    conf.write_text("x\n")
+    shared.mkdir(mode=0o700)
+    lines = ["0x10", "+5", "1_000", "0640", "{{ not_a_variable }}"]
+    project.write("inventories/hosts.yml", yaml.safe_dump({"all": {"hosts": {"box": sshd.host_vars("127.0.0.4")}}}))
+    project.write("desired/box.yml", yaml.safe_dump({"ci": "box", "kind": "server", "desired": {"files": {
+        str(conf): {"contains": lines}, str(shared): {"mode": "2750"}}}}).replace("{{", "{{ '{{' }}"))
+    root, plan_file = str(project.root), tmp_path / "plan.json"
+    assert cli("--project", root, "plan", "--no-preview", "--out", str(plan_file)).code == 2
+    applied = cli("--project", root, "apply", str(plan_file), "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    assert conf.read_text() == "x\n" + "".join(f"{line}\n" for line in lines)
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o2750

@@ -114,7 +114,9 @@ def _interpreter(host_vars: Mapping[str, Any]) -> str | None:
 
 def _unsafe(text: str) -> str:
     # The spec holds user text (file lines may contain '{{'): mark it !unsafe so Ansible never templates it.
-    return "!unsafe " + json.dumps(text)
+    # Only text with a '{' can hold a template ('{{', '{%', '{#'); any other is quoted without the tag,
+    # because Ansible resolves an !unsafe scalar as if it were unquoted: "0x10" or "2750" would become ints.
+    return "!unsafe " + json.dumps(text) if "{" in text else json.dumps(text)
 
 
 def unsafe_flow(value: Any) -> str:

@@ -31,6 +31,7 @@ class Need:
     facts: Mapping[str, Any]
     host_vars: Mapping[str, Any] = field(default_factory=dict)
     allow_disruptive: bool = False
+    declared: Mapping[str, Any] = field(default_factory=dict)  # the CI's whole `desired` (its other keys)
 
 
 @dataclass(frozen=True)

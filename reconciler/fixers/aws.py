@@ -31,7 +31,7 @@ _PAB = {
     "block_public_policy": "BlockPublicPolicy",
     "restrict_public_buckets": "RestrictPublicBuckets",
 }
-_ADMIN_PORTS = ("tcp/22 ", "tcp/3389 ")
+_ADMIN_PORTS = (22, 3389)  # SSH, RDP: revoking the last rule that admits one may lock the admins out
 
 
 def fix(need: Need) -> Sequence[Fix]:
@@ -125,12 +125,18 @@ def _revoke(direction: str, rule: str, remaining: set[str], need: Need) -> Fix:
     )
     if parse_rule(rule) is None:
         return manual(f"rule {rule!r} cannot be parsed into an IP permission")
-    admin = next((p for p in _ADMIN_PORTS if rule.startswith(p)), None)
-    if direction == "ingress" and admin and not any(r.startswith(admin) for r in remaining):
-        return disruptive(
-            step, need, f"removes the last rule admitting {admin.strip()} (you may lock yourself out)"
-        )
+    lost = [port for port in _ADMIN_PORTS if _admits(rule, port) and not any(_admits(r, port) for r in remaining)]
+    if direction == "ingress" and lost:
+        return disruptive(step, need, f"removes the last rule admitting tcp/{lost[0]} (you may lock yourself out)")
     return step
+
+
+def _admits(rule: str, port: int) -> bool:
+    """Whether a rule lets TCP `port` in: `tcp/22`, a range holding it (`tcp/20-25`, `tcp`), or `all`."""
+    permission = parse_rule(rule)
+    if permission is None or permission["IpProtocol"] not in ("-1", "tcp", "6"):
+        return False
+    return permission["IpProtocol"] == "-1" or permission["FromPort"] <= port <= permission["ToPort"]
 
 
 def _instance_type(need: Need) -> list[Fix]:

@@ -121,13 +121,15 @@ def _files(need: Need) -> list[Fix]:
         if need.exact in (False, "false", "absent"):
             return [Fix("file", {"path": path, "state": "absent"}, "medium", _why(f"deletes {path}", auth))]
         return [Fix("file", {"path": path, "state": "touch"}, risk, _why(f"creates {path} empty", auth))]
-    if not found.get("exists"):
+    # a file the CI declares `exists: true` is created by the step that sets its attribute or line
+    created = not found.get("exists")
+    if created and not _declared_to_exist(need, path):
         return [manual(f"{path} does not exist on the host: declare exists: true or create it first")]
     if attribute in ("mode", "owner", "group"):
         return [
             Fix(
                 "file",
-                {"path": path, attribute: need.exact},
+                {"path": path, attribute: need.exact, **({"state": "touch"} if created else {})},
                 risk,
                 _why(f"sets {attribute} of {path} to {need.exact}", auth),
             )
@@ -137,9 +139,9 @@ def _files(need: Need) -> list[Fix]:
         return [
             Fix(
                 "lineinfile",
-                {"path": path, "line": line},
+                {"path": path, "line": line, **({"create": True} if created else {})},
                 risk,
-                _why(f"appends a line to {path}", auth),
+                _why(f"appends a line to {path}" + (" (creating it)" if created else ""), auth),
                 desired=line,
                 element="add",
             )
@@ -147,6 +149,11 @@ def _files(need: Need) -> list[Fix]:
             if line not in have
         ]
     return [manual(f"file attribute '{attribute}' has no fixer")]
+
+
+def _declared_to_exist(need: Need, path: str) -> bool:
+    declared = ((need.declared.get("files") or {}).get(path)) or {}
+    return isinstance(declared, dict) and declared.get("exists") in (True, "true", "yes", "present")
 
 
 def _why(text: str, extra: str) -> str:

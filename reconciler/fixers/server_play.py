@@ -9,6 +9,7 @@ per-item events back into one result per step id, with its check-mode diff.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,7 +19,10 @@ FACTS = "reconciler_facts"
 EXPECT_VAR = "reconciler_expect"  # apply: [{ci, shape, digest}] of the host's planned CIs
 FRESH = "fresh"  # the freshness barrier's task (plugins/action/reconciler_fresh.py)
 NO_RESULT = "no result from Ansible for this step"
-_ATTRIBUTES = {"mode", "owner", "group"}  # what a file step may hand to lineinfile
+_ATTRIBUTES_DIFF = "(file attributes)"  # the header of a file module's diff of mode, owner and group
+# what a file step may hand to lineinfile: a mode in octal digits, which cannot fail on its own (an unknown
+# owner or group, or a bad mode, would fail the line step it rides on: those stay steps of their own)
+_OCTAL_MODE = re.compile(r"0?[0-7]{3,4}")
 _FINAL = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
 SYSCTL_ROOT_VAR = "reconciler_sysctl_root"  # hidden host var (tests): kernel parameters live under it
 
@@ -79,7 +83,7 @@ def playbook(
         _task(
             "lineinfile",
             "ansible.builtin.lineinfile",
-            {k: _arg(k) for k in ("path", "line", "mode", "owner", "group")},
+            {k: _arg(k) for k in ("path", "line", "create", "mode", "owner", "group")},
         ),
         _task(
             "sysctl persist",
@@ -131,9 +135,9 @@ def playbook(
 
 
 def host_steps(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """host → {action: [{id, args}]}: the host variable each host's loops read. A file's mode, owner or
-    group step rides on the first `lineinfile` step of the same path (`also`: its id), since lineinfile
-    sets them too: one module run on the host instead of two."""
+    """host → {action: [{id, args}]}: the host variable each host's loops read. A file's mode step rides
+    on the first `lineinfile` step of the same path (`also`: its id), since lineinfile sets it too: one
+    module run on the host instead of two."""
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for step in steps:
         host = step["target"]["host"]
@@ -153,7 +157,8 @@ def _fold_attributes(actions: dict[str, list[dict[str, Any]]]) -> None:
     for item in actions.get("file", ()):
         attributes = {k: v for k, v in item["args"].items() if k != "path"}
         carrier = lines.get(item["args"]["path"])
-        if carrier is None or not set(attributes) <= _ATTRIBUTES or set(attributes) & set(carrier["args"]):
+        foldable = set(attributes) == {"mode"} and _OCTAL_MODE.fullmatch(str(attributes["mode"]))
+        if carrier is None or not foldable or set(attributes) & set(carrier["args"]):
             kept.append(item)
             continue
         carrier["args"].update(attributes)
@@ -208,14 +213,19 @@ class StepEvents:
         diff = res.get("diff")
         diffs = diff if isinstance(diff, list) else [diff] if diff else []
         texts = [text for text in map(render_diff, diffs) if text]
-        for step in [str(item.get("id", "")), *map(str, item.get("also") or ())]:
+        carrier, riders = str(item.get("id", "")), [str(step) for step in item.get("also") or ()]
+        for step in [carrier, *riders]:
             self.seen.add(step)
             if kind == "runner_item_on_failed":
                 self.failed.setdefault(step, _message(res))
             if res.get("changed"):
                 self.changed.add(step)
-            if texts:  # lineinfile also reports its (unchanged) file attributes: render_diff drops those
-                self.diffs.setdefault(step, []).extend(texts)
+        # lineinfile also reports its (unchanged) file attributes: render_diff drops those; a mode that rode
+        # on the line step shows as the attributes' diff, which is the riding step's change, not the line's
+        for text in texts:
+            owners = riders if riders and _ATTRIBUTES_DIFF in text.split("\n", 1)[0] else [carrier]
+            for step in owners:
+                self.diffs.setdefault(step, []).append(text)
 
     def outcome(self, step: Mapping[str, Any]) -> str | None:
         """The reason a step failed, or None."""

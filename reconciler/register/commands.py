@@ -157,13 +157,14 @@ def register_show(args: Any, register: Register, out: TextIO) -> int:
 
 # --- history --------------------------------------------------------------------------------------
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested facts -> {dotted path: leaf}; lists are leaves."""
+def flatten(value: Any, prefix: tuple[Any, ...] = ()) -> dict[str, Any]:
+    """Nested facts -> {path in its display form (reconciler.paths, as drift and applied changes spell it):
+    leaf}; lists are leaves."""
     if not isinstance(value, Mapping) or not value:
-        return {prefix: value} if prefix else {}
+        return {display(prefix): value} if prefix else {}
     flat: dict[str, Any] = {}
     for key, inner in value.items():
-        flat.update(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        flat.update(flatten(inner, (*prefix, key)))
     return flat
 
 

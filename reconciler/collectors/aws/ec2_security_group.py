@@ -47,11 +47,27 @@ def rule_strings(permissions: Any, word: str) -> list[str]:
 
 
 def normalise_rule(rule: Any) -> Any:
-    """Desired rules written by hand: case and spacing never matter (`TCP/22  from 0.0.0.0/0`)."""
-    if not isinstance(rule, str):
+    """Desired rules written by hand: case and spacing never matter (`TCP/22  from 0.0.0.0/0`), nor how the
+    ports are spelled: `tcp/0-65535`, `udp/53-53` and `-1` are written as AWS's rules read back (`tcp`,
+    `udp/53`, `all`), so that a fixed rule compares equal."""
+    if not isinstance(rule, str) or not rule.split():
         return rule
     words = rule.split()
-    return " ".join([words[0].lower(), *(w.lower() if w.lower() in ("from", "to") else w for w in words[1:])])
+    return " ".join([_spelled_ports(words[0].lower()),
+                     *(w.lower() if w.lower() in ("from", "to") else w for w in words[1:])])
+
+
+def _spelled_ports(text: str) -> str:
+    """`protocol/low-high` as _ports writes it; anything else (icmp types, odd text) as it is."""
+    protocol, _, ports = text.partition("/")
+    if protocol in ("-1", "all"):
+        return "all"
+    low, _, high = ports.partition("-")
+    if protocol in ("icmp", "1", "icmpv6", "58") or not (low.isdigit() and (high or low).isdigit()):
+        return text
+    if (int(low), int(high or low)) == (0, 65535):
+        return protocol
+    return f"{protocol}/{int(low)}" if int(low) == int(high or low) else f"{protocol}/{int(low)}-{int(high)}"
 
 
 def normalise_desired(desired: dict[str, Any]) -> dict[str, Any]:
