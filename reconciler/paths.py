@@ -2,7 +2,7 @@
 
 Display form (docs/matchers.md): keys joined by dots; a key containing a dot, a bracket, a quote or
 whitespace (or an empty key) is written `["..."]` in JSON quoting instead. So `packages["python3.11"]`,
-`sysctl["net.ipv4.ip_forward"]`, `files./etc/shadow.mode`, `files["/etc/ssh/sshd_config"].mode`.
+`sysctl["net.ipv4.ip_forward"]`, `files./etc/shadow.mode`, `files["/etc/nginx/nginx.conf"].mode`.
 `parse_path` reads it back, so the display form is the tuple's one text.
 
 A glob covers a path (or anything below it) when it matches key by key (`packages.linux-image-*`,

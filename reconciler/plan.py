@@ -105,6 +105,10 @@ class PlanInput:
 def build_plan(given: PlanInput) -> dict[str, Any]:
     by_id = {ci.id: ci for ci in given.project.cis}
     registry = fixers()
+    on_host: dict[str, list[CI]] = {}
+    for each in given.project.cis:
+        if each.kind == "server":
+            on_host.setdefault(_host(each), []).append(each)
     steps: list[dict[str, Any]] = []
     for item in given.items:
         ci = by_id.get(item.ci or "")
@@ -112,6 +116,8 @@ def build_plan(given: PlanInput) -> dict[str, Any]:
             continue
         facts = given.facts[ci.id]
         for fix, drift, parts in _fixes(ci, item, facts, given, registry):
+            if ci.kind == "server":
+                fix = _unless_disagreeing(fix, ci, drift, parts, on_host[_host(ci)])
             steps.append(_step(len(steps) + 1, ci, fix, drift, parts, facts))
     plan = {
         "schema": SCHEMA,
@@ -158,12 +164,40 @@ def _fixes(
             yield fix, drift, parts
 
 
+def _host(ci: CI) -> str:
+    return str(ci.match.get("host") or ci.id)
+
+
+def _unless_disagreeing(fix: Fix, ci: CI, drift: Drift | None, parts: tuple[Any, ...],
+                        neighbours: Sequence[CI]) -> Fix:
+    """A step that would put another CI of the same host out of sync (one file's mode declared 0600 in one
+    CI and 0640 in another) is manual: applied, the two would take turns drifting. Adding a member (a line)
+    never breaks another CI's declaration."""
+    if fix.manual or fix.element or drift is None:
+        return fix
+    value = fix.desired if fix.desired is not None else exact_value(drift)[0]
+    for other in neighbours:
+        expected = _expected_at(other.expected, parts) if other.id != ci.id else None
+        if expected is not None and not expected.satisfied(value):
+            return manual(f"CI {other.id} declares {display(parts)} as '{_shown(expected.raw)}', this CI as "
+                          f"'{_shown(value)}': make the CIs agree", fix.risk)
+    return fix
+
+
+def _expected_at(expected: Any, parts: tuple[Any, ...]) -> expectations.Expectation | None:
+    """The expectation a CI declares at `parts`, if any."""
+    for key in parts:
+        if not isinstance(expected, expectations.Fields) or key not in expected.keys:
+            return None
+        expected = expected.children[expected.keys.index(key)]
+    return expected if isinstance(expected, expectations.Expectation) else None
+
+
 def _host_vars(project: Project, ci: CI) -> Mapping[str, Any]:
     if ci.kind != "server" or project.inventory is None:
         return {}
-    host = str(ci.match.get("host") or ci.id)
     try:
-        return project.inventory.host_vars(host)
+        return project.inventory.host_vars(_host(ci))
     except Exception:  # noqa: BLE001 -- a host missing from the inventory: its CI is unknown, never planned
         return {}
 

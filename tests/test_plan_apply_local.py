@@ -239,3 +239,45 @@ def test_the_markdown_review_shows_angle_brackets_as_text_not_html(cli, project,
     planned = cli("--project", str(project.root), "plan", "--no-preview", "--format", "markdown")
     assert planned.code == 2, planned.err
     assert "| &lt;Directory /srv&gt; &amp; more |" in planned.out, planned.out
+
+
+def test_two_cis_that_disagree_on_a_value_get_manual_steps_naming_each_other(cli, project, tmp_path):
+    """One file's mode declared 0600 by one CI and 0640 by another: applying either would put the other out
+    of sync, so neither is automatic; a line (a member) one of them adds breaks nothing and stays automatic."""
+    target = tmp_path / "app.conf"
+    target.write_text("x\n")
+    target.chmod(0o644)
+    project.write("inventories/hosts.yml", f"""
+        all:
+          hosts:
+            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
+    """)
+    project.write("desired/local.yml", f"""
+        ci: hardening
+        kind: server
+        match: {{host: localhost}}
+        desired:
+          files:
+            {target}: {{mode: "0600", contains: ["PermitRootLogin no"]}}
+        ---
+        ci: app
+        kind: server
+        match: {{host: localhost}}
+        desired:
+          files:
+            {target}: {{mode: "0640"}}
+    """)
+    plan_file = tmp_path / "plan.json"
+    assert cli("--project", str(project.root), "plan", "--no-preview", "--out", str(plan_file)).code == 2
+    steps = {(s["ci"], s["action"]): s for s in json.loads(plan_file.read_text())["steps"]}
+    mode = display(("files", str(target), "mode"))
+    assert steps[("hardening", "manual")]["reason"] == (
+        f"CI app declares {mode} as '0640', this CI as '0600': make the CIs agree")
+    assert steps[("app", "manual")]["reason"] == (
+        f"CI hardening declares {mode} as '0600', this CI as '0640': make the CIs agree")
+    assert ("hardening", "lineinfile") in steps and len(steps) == 3
+
+    target.chmod(0o600)  # hardening in sync: app's step alone would still undo it
+    assert cli("--project", str(project.root), "plan", "--no-preview", "--out", str(plan_file)).code == 2
+    steps = json.loads(plan_file.read_text())["steps"]
+    assert sorted((s["ci"], s["action"]) for s in steps) == [("app", "manual"), ("hardening", "lineinfile")]
