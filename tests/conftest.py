@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,14 @@ class ProjectDir:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return path
+
+    def localhost(self) -> Path:
+        """An inventory of this machine alone, over Ansible's local connection with the tests' Python."""
+        return self.write("inventories/hosts.yml", f"""
+            all:
+              hosts:
+                localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
+        """)
 
     def facts(self, host: str, document: dict, name: str | None = None) -> Path:
         path = self.root / "facts" / (name or host)

@@ -2,7 +2,6 @@
 (file, line, key) and what to do next, in the user's words rather than the implementation's."""
 
 import os
-import sys
 
 from .conftest import REPO
 
@@ -109,11 +108,7 @@ def test_show_keeps_the_facts_of_a_file_whose_name_looks_like_a_secret(cli, proj
     target.parent.mkdir()
     target.write_text("root:x:0:0:root:/root:/bin/bash\n")
     target.chmod(0o644)
-    project.write("inventories/hosts.yml", f"""
-        all:
-          hosts:
-            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
-    """)
+    project.localhost()
     project.write("desired/local.yml", f"""
         ci: workstation
         kind: server
@@ -218,11 +213,7 @@ def test_the_plan_review_shows_each_preview_diff_once(cli, project, tmp_path):
     target = tmp_path / "motd"
     target.write_text("hello\n")
     target.chmod(0o644)
-    project.write("inventories/hosts.yml", f"""
-        all:
-          hosts:
-            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
-    """)
+    project.localhost()
     project.write("desired/local.yml", f"""
         ci: workstation
         kind: server

@@ -247,11 +247,7 @@ def test_two_cis_that_disagree_on_a_value_get_manual_steps_naming_each_other(cli
     target = tmp_path / "app.conf"
     target.write_text("x\n")
     target.chmod(0o644)
-    project.write("inventories/hosts.yml", f"""
-        all:
-          hosts:
-            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
-    """)
+    project.localhost()
     project.write("desired/local.yml", f"""
         ci: hardening
         kind: server

@@ -1,15 +1,10 @@
 """`reconcile run` end to end with the real ansible collector on localhost: drift created on this machine
 under a temp directory is reported exactly, then mended and reported in sync."""
 
-import sys
 
 
 def write_project(project, target):
-    project.write("inventories/hosts.yml", f"""
-        all:
-          hosts:
-            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
-    """)
+    project.localhost()
     project.write("desired/local.yml", f"""
         ci: workstation
         kind: server
