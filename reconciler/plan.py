@@ -185,12 +185,15 @@ def _unless_disagreeing(fix: Fix, ci: CI, drift: Drift | None, parts: tuple[Any,
 
 
 def _expected_at(expected: Any, parts: tuple[Any, ...]) -> expectations.Expectation | None:
-    """The expectation a CI declares at `parts`, if any."""
+    """The one-value expectation a CI declares at `parts`, if any."""
     for key in parts:
         if not isinstance(expected, expectations.Fields) or key not in expected.keys:
             return None
         expected = expected.children[expected.keys.index(key)]
-    return expected if isinstance(expected, expectations.Expectation) else None
+    # a one-value declaration only: a record (`{mode: "0600"}`) beside `present` is no disagreement
+    structured = (expectations.Fields, expectations.Set, expectations.Ordered)
+    return expected if isinstance(expected, expectations.Expectation) and not isinstance(expected, structured) \
+        else None
 
 
 def _host_vars(project: Project, ci: CI) -> Mapping[str, Any]:

@@ -277,3 +277,27 @@ def test_two_cis_that_disagree_on_a_value_get_manual_steps_naming_each_other(cli
     assert cli("--project", str(project.root), "plan", "--no-preview", "--out", str(plan_file)).code == 2
     steps = json.loads(plan_file.read_text())["steps"]
     assert sorted((s["ci"], s["action"]) for s in steps) == [("app", "manual"), ("hardening", "lineinfile")]
+
+
+def test_a_file_declared_present_beside_its_attributes_in_another_ci_is_no_disagreement(cli, project, tmp_path):
+    target = tmp_path / "new.conf"
+    project.localhost()
+    project.write("desired/local.yml", f"""
+        ci: base
+        kind: server
+        match: {{host: localhost}}
+        desired:
+          files:
+            {target}: present
+        ---
+        ci: app
+        kind: server
+        match: {{host: localhost}}
+        desired:
+          files:
+            {target}: {{exists: true, mode: "0600"}}
+    """)
+    plan_file = tmp_path / "plan.json"
+    assert cli("--project", str(project.root), "plan", "--no-preview", "--out", str(plan_file)).code == 2
+    steps = json.loads(plan_file.read_text())["steps"]
+    assert not [s for s in steps if s["manual"]], steps
