@@ -1,7 +1,8 @@
 """plan → apply over real SSH (the test sshd on loopback), every step kind, each checked with a probe of
 its own: os.stat and file text, the sysctl.d file and a stand-in /proc/sys tree, pwd/grp for an account
 and a group made for the test (removed afterwards), a harmless SysV init script whose state lives in a temp
-file. Packages are only previewed (check mode): a real install would need the network. And the Ansible half
+file. Packages are previewed here (check mode) and installed for real in test_apply_packages.py, from a
+local apt repository. And the Ansible half
 of the read-only proof: an audit callback of Ansible's own sees every task run/plan/show/untracked start."""
 
 from __future__ import annotations
