@@ -41,7 +41,7 @@ from .notify import Delivery, body, has_changes, send, title
 from .paths import covers
 from .register.assets import RegisterSnapshot, book_value
 from .register.findings import drift_first_seen, finding_changes
-from .register.recording import Recorded, record_run
+from .register.recording import Recorded, record_run, update_run_report
 from .register.store import Register
 from .relations import impact, relation_edges
 from .report.causes import find_causes, path_text
@@ -147,9 +147,10 @@ def _notify(register: Register, result: RunResult, recorded: Recorded, urls: Seq
     if has_changes(result.changes):
         deliveries = send(urls, title(result.changes, result.id), body(result.changes))
     result.sources += [Source("notify", d.url, "failed", d.error) for d in deliveries if not d.ok]
-    result.report = None  # its sources and stats changed: the report is built again for rendering
     result.stats["notify"] = {"changes": sum(map(len, result.changes.values())),
                               "sent": sum(d.ok for d in deliveries), "failed": sum(not d.ok for d in deliveries)}
+    result.report = build_report(result)  # its sources and stats changed: built again, and recorded so
+    update_run_report(register, result, result.report)
 
 
 def diff_cis(project: Project, cis: Sequence[CI], facts: dict[str, FactSet],

@@ -103,6 +103,10 @@ def test_a_receiver_answering_500_is_reported_and_the_exit_code_is_unchanged(cli
     assert failed["status"] == "failed" and "500" in failed["error"] and failed["scope"].startswith("json://127.0.0.1")
     assert report["run"]["stats"]["notify"]["failed"] == 1 and report["run"]["exit_code"] == 2
     assert "notification to json://127.0.0.1" in result.err and "failed" in result.err
+    # the recorded run says so too: read back later, it is the report the run printed
+    stored = cli("--project", str(project.root), "report", report["run"]["id"], "--format", "json").json()
+    assert [s for s in stored["run"]["sources"] if s["collector"] == "notify"] == [failed]
+    assert stored["run"]["stats"]["notify"] == report["run"]["stats"]["notify"]
 
 
 def test_a_clean_run_with_a_failed_delivery_still_exits_0(cli, project, receiver):

@@ -105,15 +105,24 @@ def _plain(value: Any) -> Any:
 
 
 def _insert_run(conn: Connection, run: RunResult, report: Mapping[str, Any] | None) -> None:
+    conn.execute(t.runs.insert().values(id=run.id, started_at=_when(run.started_at),
+                                        finished_at=_when(run.finished_at), **_outcome(run, report)))
+
+
+def update_run_report(register: Register, run: RunResult, report: Mapping[str, Any]) -> None:
+    """What happened after the run was recorded (a notification that failed): its row tells it too, so that
+    `reconcile report RUN` shows what the run printed."""
+    with register.writing() as conn:
+        conn.execute(t.runs.update().where(t.runs.c.id == run.id).values(**_outcome(run, report)))
+
+
+def _outcome(run: RunResult, report: Mapping[str, Any] | None) -> dict[str, Any]:
     body = report if report is not None else {"items": run.items, "coverage": run.coverage}
-    blob = zlib.compress(dumps_bytes(body), 6)
     summary = {"items": len(run.items), "coverage": run.coverage, "stats": _plain(run.stats),
                "counts": {k: v for k, v in (report or {}).get("summary", {}).items() if k != "coverage"}}
-    sources = report["run"]["sources"] if report is not None else _plain(run.sources)  # plain already
-    conn.execute(t.runs.insert().values(
-        id=run.id, started_at=_when(run.started_at), finished_at=_when(run.finished_at),
-        exit_code=run.exit_code, summary=json.loads(json.dumps(summary, default=str)),
-        sources=sources, report=blob))
+    return {"exit_code": run.exit_code, "summary": json.loads(json.dumps(summary, default=str)),
+            "sources": report["run"]["sources"] if report is not None else _plain(run.sources),  # plain already
+            "report": zlib.compress(dumps_bytes(body), 6)}
 
 
 def _when(text: str) -> datetime:
