@@ -190,10 +190,11 @@ def _expected_at(expected: Any, parts: tuple[Any, ...]) -> expectations.Expectat
         if not isinstance(expected, expectations.Fields) or key not in expected.keys:
             return None
         expected = expected.children[expected.keys.index(key)]
-    # a one-value declaration only: a record (`{mode: "0600"}`) beside `present` is no disagreement
-    structured = (expectations.Fields, expectations.Set, expectations.Ordered)
-    return expected if isinstance(expected, expectations.Expectation) and not isinstance(expected, structured) \
-        else None
+    # a one-value declaration only: a record (`{uid: 1001}`) beside `present` is no disagreement
+    if not isinstance(expected, expectations.Expectation) or isinstance(
+            expected, (expectations.Fields, expectations.Set, expectations.Ordered)):
+        return None
+    return expected
 
 
 def _host_vars(project: Project, ci: CI) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from reconciler.cli import main
 
@@ -50,13 +51,18 @@ class ProjectDir:
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return path
 
-    def localhost(self) -> Path:
-        """An inventory of this machine alone, over Ansible's local connection with the tests' Python."""
-        return self.write("inventories/hosts.yml", f"""
+    def localhost(self, **cis: dict) -> None:
+        """An inventory of this machine alone, over Ansible's local connection with the tests' Python; and
+        when given, server CIs of it (name=desired) in desired/local.yml."""
+        self.write("inventories/hosts.yml", f"""
             all:
               hosts:
                 localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
         """)
+        if cis:
+            self.write("desired/local.yml", yaml.safe_dump_all(
+                [{"ci": name, "kind": "server", "match": {"host": "localhost"}, "desired": desired}
+                 for name, desired in cis.items()], sort_keys=False))
 
     def facts(self, host: str, document: dict, name: str | None = None) -> Path:
         path = self.root / "facts" / (name or host)

@@ -108,15 +108,7 @@ def test_show_keeps_the_facts_of_a_file_whose_name_looks_like_a_secret(cli, proj
     target.parent.mkdir()
     target.write_text("root:x:0:0:root:/root:/bin/bash\n")
     target.chmod(0o644)
-    project.localhost()
-    project.write("desired/local.yml", f"""
-        ci: workstation
-        kind: server
-        match: {{host: localhost}}
-        desired:
-          files:
-            {target}: {{mode: "0600"}}
-    """)
+    project.localhost(workstation={"files": {str(target): {"mode": "0600"}}})
     assert cli("--project", str(project.root), "run", "--quiet").code == 2
     shown = cli("--project", str(project.root), "show", "workstation").out
     facts = shown.split("last observed facts")[1]
@@ -213,15 +205,7 @@ def test_the_plan_review_shows_each_preview_diff_once(cli, project, tmp_path):
     target = tmp_path / "motd"
     target.write_text("hello\n")
     target.chmod(0o644)
-    project.localhost()
-    project.write("desired/local.yml", f"""
-        ci: workstation
-        kind: server
-        match: {{host: localhost}}
-        desired:
-          files:
-            {target}: {{mode: "0600", contains: ["PermitRootLogin no"]}}
-    """)
+    project.localhost(workstation={"files": {str(target): {"mode": "0600", "contains": ["PermitRootLogin no"]}}})
     here = ("--project", str(project.root))
     review = cli(*here, "plan", "--quiet", "--format", "markdown").out
     preview = review.split("<details>")[1]

@@ -247,22 +247,8 @@ def test_two_cis_that_disagree_on_a_value_get_manual_steps_naming_each_other(cli
     target = tmp_path / "app.conf"
     target.write_text("x\n")
     target.chmod(0o644)
-    project.localhost()
-    project.write("desired/local.yml", f"""
-        ci: hardening
-        kind: server
-        match: {{host: localhost}}
-        desired:
-          files:
-            {target}: {{mode: "0600", contains: ["PermitRootLogin no"]}}
-        ---
-        ci: app
-        kind: server
-        match: {{host: localhost}}
-        desired:
-          files:
-            {target}: {{mode: "0640"}}
-    """)
+    project.localhost(hardening={"files": {str(target): {"mode": "0600", "contains": ["PermitRootLogin no"]}}},
+                      app={"files": {str(target): {"mode": "0640"}}})
     plan_file = tmp_path / "plan.json"
     assert cli("--project", str(project.root), "plan", "--no-preview", "--out", str(plan_file)).code == 2
     steps = {(s["ci"], s["action"]): s for s in json.loads(plan_file.read_text())["steps"]}
@@ -279,25 +265,14 @@ def test_two_cis_that_disagree_on_a_value_get_manual_steps_naming_each_other(cli
     assert sorted((s["ci"], s["action"]) for s in steps) == [("app", "manual"), ("hardening", "lineinfile")]
 
 
-def test_a_file_declared_present_beside_its_attributes_in_another_ci_is_no_disagreement(cli, project, tmp_path):
-    target = tmp_path / "new.conf"
-    project.localhost()
-    project.write("desired/local.yml", f"""
-        ci: base
-        kind: server
-        match: {{host: localhost}}
-        desired:
-          files:
-            {target}: present
-        ---
-        ci: app
-        kind: server
-        match: {{host: localhost}}
-        desired:
-          files:
-            {target}: {{exists: true, mode: "0600"}}
-    """)
+def test_an_account_declared_present_beside_its_attributes_in_another_ci_is_no_disagreement(cli, project,
+                                                                                          tmp_path):
+    """`present` in one CI and a record (`{uid: ...}`) in another declare the same account: no disagreement."""
+    project.localhost(base={"users": {"rcn-no-such-user": "present"}},
+                      app={"users": {"rcn-no-such-user": {"uid": 43210}}})
     plan_file = tmp_path / "plan.json"
     assert cli("--project", str(project.root), "plan", "--no-preview", "--out", str(plan_file)).code == 2
     steps = json.loads(plan_file.read_text())["steps"]
-    assert not [s for s in steps if s["manual"]], steps
+    [base] = [s for s in steps if s["ci"] == "base"]
+    assert (base["action"], base["manual"]) == ("user", False), steps
+    assert not [s for s in steps if "make the CIs agree" in (s["reason"] or "")], steps
